@@ -1,0 +1,42 @@
+"""Reporters: one module per output format, each a pure function of the report.
+
+A reporter module defines ``NAME`` (the format's name on the command line), ``EXTENSION``
+(a default file suffix) and ``render(report: Report, options: RenderOptions) -> str``.
+Modules are discovered by name, so adding a format is adding a file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import lru_cache
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    color: bool = False
+    width: int = 100
+    verbose: bool = False
+
+
+@lru_cache(maxsize=None)
+def formats() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        name = getattr(module, "NAME", None)
+        if name and callable(getattr(module, "render", None)):
+            found[name] = module
+    return dict(sorted(found.items()))
+
+
+def render(fmt: str, report, options: RenderOptions | None = None) -> str:
+    try:
+        module = formats()[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r} (known: {', '.join(formats())})") from None
+    return module.render(report, options or RenderOptions())
