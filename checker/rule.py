@@ -44,6 +44,7 @@ class PendingReport:
     related: tuple[tuple[Any, str], ...]  # (node or line, message)
     secrets: tuple[str, ...]
     context: str = ""  # enclosing definitions, for the line-free fingerprint
+    columns: tuple[int, int] = (1, 0)  # for line reports: 1-based start and end column
 
 
 @dataclass
@@ -248,6 +249,24 @@ def glob_match(path: str, pattern: str) -> bool:
 # Visitors
 
 
+class TextContext:
+    """What a rule sees of a non-Python text file (config files, Dockerfiles, .env)."""
+
+    def __init__(self, path: str, language: str, text: str, settings: Mapping[str, Any] | None = None,
+                 options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.path = path
+        self.language = language
+        self.text = text
+        self.lines = text.splitlines()
+        self.settings: Mapping[str, Any] = settings or {}
+        self._options = options or {}
+        self.is_test = any(glob_match(path, p) for p in self.settings.get("test-paths", DEFAULT_TEST_PATHS))
+        self.cache: dict[Any, Any] = {}
+
+    def options(self, slug: str) -> Mapping[str, Any]:
+        return self._options.get(slug, {})
+
+
 class Visitor:
     """Shared machinery of everything that takes part in the file traversal."""
 
@@ -323,6 +342,34 @@ class Rule:
 
 class FileRule(Rule, Visitor):
     scope = "file"
+    #: Non-Python languages (e.g. "dotenv", "yaml", "json", "toml", "ini", "dockerfile") whose
+    #: files this rule reads as text through :meth:`check_text`.
+    text_languages: ClassVar[tuple[str, ...]] = ()
+
+    def check_text(self, ctx: TextContext) -> None:
+        """Look at a non-Python file of one of :attr:`text_languages` (``self.ctx`` is ``ctx``)."""
+
+    def report_line(
+        self,
+        line: int,
+        message: str | None = None,
+        *,
+        column: int = 1,
+        end_column: int = 0,
+        severity: Severity | None = None,
+        confidence: Confidence | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        """Report a finding at a 1-based line and column (for :meth:`check_text`)."""
+        self._checked += 1
+        self._reports.append(
+            PendingReport(
+                self.slug, None, line, message or self.summary,
+                severity if severity is not None else self.severity,
+                confidence if confidence is not None else self.confidence,
+                (), tuple(secrets), "", (column, end_column),
+            )
+        )
 
     def report(
         self,
