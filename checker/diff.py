@@ -224,6 +224,7 @@ def materialize(root: Path, ref: str, dest: Path) -> None:
     root, dest = Path(root), Path(dest)
     base = merge_base(root, ref)
     prefix = _git(root, "rev-parse", "--show-prefix").strip()
+    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
     tree = f"{base}:{prefix.rstrip('/')}" if prefix else base
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
@@ -231,8 +232,9 @@ def materialize(root: Path, ref: str, dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="checker-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_LFS_SKIP_SMUDGE": "1"}
         try:
-            _git(root, "read-tree", tree, env=env, what="git read-tree")
+            _git(top, "read-tree", tree, env=env, what="git read-tree")
         except DiffError as exc:
             raise DiffError(f"cannot read the tree at {ref!r} ({base[:12]}): {exc}") from None
-        _git(root, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/",
+        # From the top level: in a sub-folder, checkout-index would only take paths under it.
+        _git(top, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/",
              env=env, what="git checkout-index")
