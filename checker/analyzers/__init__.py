@@ -26,6 +26,8 @@ class FileResult:
     checked: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     skipped: str | None = None
+    lines: int = 0  # non-blank lines, for the score's size normalisation
+    suppressions: list[list] = field(default_factory=list)  # Suppression.to_json() items
 
     def to_json(self) -> dict:
         return {
@@ -35,6 +37,8 @@ class FileResult:
             "checked": self.checked,
             "errors": self.errors,
             "skipped": self.skipped,
+            "lines": self.lines,
+            "suppressions": self.suppressions,
         }
 
     @classmethod
@@ -46,6 +50,8 @@ class FileResult:
             checked={k: int(v) for k, v in data["checked"].items()},
             errors=list(data["errors"]),
             skipped=data["skipped"],
+            lines=int(data.get("lines", 0)),
+            suppressions=list(data.get("suppressions", [])),
         )
 
 
