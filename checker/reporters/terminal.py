@@ -195,8 +195,8 @@ def _checklist(report: Report):
                 hint = details.hint if details else entry.note
                 if hint:
                     item.append("\n" + hint, style="dim")
-                for signal in details.signals if details else ():
-                    item.append("\nseen: " + signal, style="dim")
+                if details and details.signals:
+                    item.append("\nseen: " + ", ".join(details.signals), style="dim")
             table.add_row(
                 Text(mark, style=style),
                 item,
