@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench browser-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The HTML report in a real headless browser (needs Debian's chromium and chromium-driver).
+browser-check: $(STAMP)
+	$(BIN)/python tests/browser_check.py
 
 clean:
 	rm -rf $(VENV) .checker_cache build *.egg-info
