@@ -203,25 +203,12 @@ def _per_path(cfg: Config, table: Mapping, known_slug, str_list) -> None:
 
 
 def _score(cfg: Config, table: Mapping, problems: list[str]) -> None:
-    from checker.score import DEFAULT_WEIGHTS
+    from checker.score import validate_weights
 
-    def check(prefix: str, given: Mapping, shape: Mapping) -> dict:
-        out: dict[str, Any] = {}
-        for key, value in given.items():
-            if key not in shape:
-                problems.append(f"unknown key '{prefix}{key}'{_suggest(str(key), shape)}")
-            elif isinstance(shape[key], Mapping):
-                if isinstance(value, Mapping):
-                    out[key] = check(f"{prefix}{key}.", value, shape[key])
-                else:
-                    problems.append(f"{prefix}{key}: expected a table")
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                problems.append(f"{prefix}{key}: expected a number of 0 or more")
-            else:
-                out[key] = value
-        return out
-
-    cfg.score = check("score.", table, DEFAULT_WEIGHTS)
+    errors = validate_weights(table, prefix="score")
+    problems.extend(errors)
+    if not errors:
+        cfg.score = dict(table)
 
 
 def _policy(cfg: Config, table: Mapping, problems: list[str]) -> None:

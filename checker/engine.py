@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,7 @@ from checker.cache import Cache, ruleset_key
 from checker.checklist import applicable_sections, build_checklist
 from checker.config import Config
 from checker.discovery import ANALYZED, Discovered
-from checker.model import EngineStatus, Finding, Location, Report, Skipped, Span
+from checker.model import EngineStatus, Finding, Location, ManualItem, Report, Skipped, Span
 from checker.registry import Registry
 from checker.rule import Fact, ProjectContext, ProjectFile, Visitor
 from checker.score import score as compute_score
@@ -190,7 +191,8 @@ def run(discovered: Discovered, config: Config, registry: Registry, opts: ScanOp
         for slug, count in result.checked.items():
             collected.checked[slug] = collected.checked.get(slug, 0) + count
 
-    project_findings = _run_project_rules(discovered, registry, enabled, settings, options, collected)
+    project_findings, reader = _run_project_rules(discovered, registry, enabled, settings, options, collected)
+    manual = _manual_signals(registry.manual, discovered, reader)
 
     findings: list[Finding] = [f for r in collected.results.values() for f in r.findings]
     findings += collected.external + project_findings
@@ -218,7 +220,7 @@ def run(discovered: Discovered, config: Config, registry: Registry, opts: ScanOp
         from checker import diff as diff_mod
 
         # The score of the whole tree now; the report's own score covers the change only.
-        whole = build_checklist(metas, findings, collected.checked, enabled, registry.manual)
+        whole = build_checklist(metas, findings, collected.checked, enabled, manual)
         now, _ = compute_score(findings, metas, loc, config.score or None, applicable_sections(whole))
         changed = diff_mod.changed_lines(root, opts.diff_base)
         findings = diff_mod.filter_findings(findings, changed, metas)
@@ -229,17 +231,17 @@ def run(discovered: Discovered, config: Config, registry: Registry, opts: ScanOp
     if cache.problem:
         collected.engines.append(EngineStatus("cache", False, cache.problem))
 
-    checklist_entries = build_checklist(metas, findings, collected.checked, enabled, registry.manual)
+    checklist_entries = build_checklist(metas, findings, collected.checked, enabled, manual)
     sections = applicable_sections(checklist_entries)
     the_score, scored = compute_score(findings, metas, loc, config.score or None, sections)
-    checklist_entries = build_checklist(metas, scored, collected.checked, enabled, registry.manual)
+    checklist_entries = build_checklist(metas, scored, collected.checked, enabled, manual)
 
     return Report(
         tool_version=checker.__version__,
         root=str(root),
         findings=tuple(sorted(scored, key=Finding.sort_key)),
         checklist=checklist_entries,
-        manual=tuple(registry.manual),
+        manual=manual,
         score=the_score,
         rules=metas,
         files_scanned=len(collected.results),
@@ -378,7 +380,20 @@ def _run_project_rules(discovered: Discovered, registry: Registry, enabled, sett
                 related=tuple(r if isinstance(r, Location) else Location(*r) for r in related),
                 secrets=secrets,
             ))
-    return findings
+    return findings, reader
+
+
+MANIFESTS = re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|pyproject\.toml|setup\.cfg|setup\.py|Pipfile|"
+                       r"package\.json|go\.mod)$")
+
+
+def _manual_signals(items: Sequence[ManualItem], discovered: Discovered, reader) -> tuple[ManualItem, ...]:
+    """Manual-review items with the signals this project shows: which of each item's
+    candidate packages its dependency manifests name."""
+    text = "\n".join(reader(f.relpath) or "" for f in discovered.files if MANIFESTS.search(f.relpath)).lower()
+    words = set(re.findall(r"[a-z0-9][a-z0-9_.\-]*", text.replace("_", "-")))
+    return tuple(replace(item, signals=tuple(s for s in item.signals if s.lower().replace("_", "-") in words))
+                 for item in items)
 
 
 # -- post-processing -------------------------------------------------------------------------
@@ -411,6 +426,7 @@ def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
 
 
 def _ran_slugs(enabled: set[str], registry: Registry, engines: Sequence[EngineStatus]) -> set[str]:
-    """Slugs all of whose engines ran: only their suppressions can be called unused."""
-    ran = {e.name for e in engines if e.ran} | {"checker"}
-    return {slug for slug in enabled if set(registry.rules[slug].meta().engines) <= ran}
+    """Slugs none of whose engines failed on this scan: only their suppressions can be called
+    unused (an engine that was not asked for cannot have produced the finding either)."""
+    failed = {e.name for e in engines if not e.ran}
+    return {slug for slug in enabled if not set(registry.rules[slug].meta().engines) & failed}
