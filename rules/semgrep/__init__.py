@@ -1,0 +1,1 @@
+"""semgrep rules (YAML) for languages other than Python, each beside its annotated test target."""
