@@ -28,3 +28,6 @@ browser-check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .checker_cache build *.egg-info
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
