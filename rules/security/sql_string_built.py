@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from checker.model import Confidence, Example, Section, Severity
+from checker.rule import FileRule
+from rules._shared.sql import StringFlow, looks_like_sql, sql_sink
+
+
+def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:
+    if root is target:
+        return True
+    return any(_contains(child, target) for child in root.children)
+
+
+class SqlStringBuilt(FileRule):
+    """
+    ## What it does
+    Finds SQL text built from non-constant parts with f-strings, `%`, `+`, `.format()`
+    or `join`, that reaches a call running raw SQL: DB-API `execute`/`executemany`/
+    `executescript` (sqlite3, psycopg, psycopg2, pymysql, MySQLdb, asyncpg), SQLAlchemy
+    `text()`, `session.execute`, `engine.execute`, `exec_driver_sql`, Django `raw`,
+    `extra` and `RawSQL`, pandas `read_sql`/`read_sql_query`, psycopg `sql.SQL`.
+    The text is followed through local variables, reassignments, `+=`, lists built with
+    `append` and helper functions of the same module, across lines.
+
+    Not reported: constant SQL; values passed as parameters (`execute("... %s", (x,))`,
+    `text("... :id")` with params); numbers (`int(x)`, `len(ids)`, `%d`); placeholder
+    lists (`", ".join(["%s"] * len(ids))`); quoted identifiers (`quote_name`,
+    `sql.Identifier`); names checked against an allow-list (`if col not in ALLOWED:
+    raise`, `assert col in {...}`, `COLUMNS[key]`); module- and class-level constants;
+    text that does not read as SQL ("Please select a file from the list").
+
+    ## Why is this bad?
+    A value spliced into SQL text is parsed as SQL: a quote in it ends the literal and
+    the rest runs as the attacker's query (SQL injection). Parameters are sent apart
+    from the query and cannot change its structure. Table and column names cannot be
+    parameters: check them against a fixed list of allowed names.
+
+    ## Known limits
+    Data flow is local to one function (plus same-module helpers it calls); a value
+    that was validated in a caller is still reported. Parameters named like SQL text
+    (`sql`, `query`, `where`, `clause`...) are taken as SQL composed elsewhere, and the
+    place that composes them is checked instead. Test code is not checked.
+    """
+
+    slug = "sql-string-built"
+    checklist = "Database operations use parameterized queries; SQL queries vulnerable to injection"
+    section = Section.SECURITY
+    severity = Severity.HIGH
+    confidence = Confidence.HIGH
+    languages = ("python", "javascript", "typescript", "go")
+    engines = ("semgrep", "bandit")
+    cwe = ("CWE-89",)
+    summary = "SQL text is built from non-constant parts"
+    triggers = ("execute", "text", "raw", "RawSQL", "extra", "read_sql", "fetch", "query", "SQL", "mogrify",
+                "copy_expert")
+    bad = (
+        Example(
+            "import sqlite3\n\n"
+            "def find_users(conn: sqlite3.Connection, name, order):\n"
+            "    sql = 'SELECT id, email FROM users'\n"
+            "    sql += f\" WHERE name = '{name}'\"\n"
+            "    sql += ' ORDER BY ' + order\n"
+            "    cur = conn.cursor()\n"
+            "    cur.execute(sql)  # flagged\n"
+            "    return cur.fetchall()\n"
+        ),
+        Example(
+            "from sqlalchemy import text as sql_text\n\n"
+            "def archive(session, ids):\n"
+            "    stmt = sql_text('UPDATE orders SET archived = true '  # flagged\n"
+            "                    'WHERE id IN ({})'.format(','.join(ids)))\n"
+            "    session.execute(stmt)\n"
+        ),
+    )
+    good = (
+        Example(
+            "ALLOWED_ORDER = {'name', 'created_at'}\n\n"
+            "def find_users(cur, name, order, ids):\n"
+            "    if order not in ALLOWED_ORDER:\n"
+            "        raise ValueError(order)\n"
+            "    marks = ', '.join(['%s'] * len(ids))\n"
+            "    cur.execute(f'SELECT id FROM users WHERE name = %s AND id IN ({marks}) ORDER BY {order}',\n"
+            "                (name, *ids))\n"
+            "    cur.execute('SELECT count(*) FROM users LIMIT %d' % int(len(ids)))\n"
+        ),
+        Example(
+            "def notify(ui, cur, user):\n"
+            "    cur.execute('SELECT id FROM users WHERE id = %s', (user,))\n"
+            "    ui.query(f'Please select a file from the list, {user}')\n"
+        ),
+    )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._flow: StringFlow | None = None
+
+    def _is_wrapper_sink(self, call: cst.Call) -> bool:
+        sink = sql_sink(self.ctx, call)
+        return sink is not None and sink.kind != "method"
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.ctx.is_test:
+            return
+        sink = sql_sink(self.ctx, node)
+        if sink is None:
+            return
+        if self._flow is None:
+            self._flow = StringFlow(self.ctx, is_sink=self._is_wrapper_sink)
+        for expr in sink.sql:
+            if isinstance(expr, cst.Call) and self._is_wrapper_sink(expr):
+                continue  # reported at the inner call
+            built = self._flow.evaluate(expr)
+            if not built.known or not looks_like_sql(built.text):
+                continue
+            self.checked()
+            if not built.dynamic:
+                continue
+            part, how = built.dynamic[0]
+            code = " ".join(self.ctx.code_of(part).split())
+            if len(code) > 40:
+                code = code[:37] + "..."
+            related = [(p, f"non-constant part interpolated with {h}") for p, h in built.dynamic[:3]
+                       if not _contains(node, p)]
+            self.report(
+                node,
+                f"SQL text built with {how} from `{code}` reaches `{sink.label}()`: pass values as query "
+                "parameters, and check table/column names against an allow-list",
+                related=related,
+            )
+            return
