@@ -174,6 +174,7 @@ class FileContext:
         inside the loop (the iterable is evaluated once)."""
         loops: list[cst.CSTNode] = []
         child: cst.CSTNode | None = self.node
+        from_iter: cst.CSTNode | None = None  # the CompFor whose iterable we came from
         for node in self.ancestors():
             if isinstance(node, FUNCTION_NODES):
                 break
@@ -181,8 +182,11 @@ class FileContext:
                 if child is not None and child is not getattr(node, "iter", None) and child is not getattr(node, "test", None):
                     loops.append(node)
             elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-                if child is not None and _comp_iter_of(node) is not child:
+                if child is not None and _comp_iter_of(node) is not child and not (
+                    child is node.for_in and from_iter is child
+                ):
                     loops.append(node)
+            from_iter = node if isinstance(node, cst.CompFor) and child is node.iter else None
             child = node
         return loops
 

@@ -396,6 +396,25 @@ def function_locals(ctx: FileContext, func: cst.FunctionDef | None) -> Locals:
 # Classification
 
 
+def _model_name(ctx: FileContext, node: cst.BaseExpression) -> str | None:
+    """The class name an expression names (through import aliases), if it looks like a class."""
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        local = node.value if isinstance(node, cst.Name) else node.attr.value
+        if not local[:1].isupper():
+            return None
+        resolved = ctx.resolve(node) or local
+        last = _last(resolved)
+        return last if last[:1].isupper() else local
+    return None
+
+
+def model_ref(ctx: FileContext, node: cst.BaseExpression | None) -> str | None:
+    """The import-resolved dotted name of a model expression (``shop.models.Order``)."""
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        return ctx.resolve(node)
+    return None
+
+
 def _django_model_at(ctx: FileContext, base: cst.BaseExpression) -> str | None:
     """``Order`` for a manager expression ``Order.objects`` (also ``cls.objects``,
     ``self.model._default_manager``, ``get_user_model().objects``)."""
@@ -407,16 +426,12 @@ def _django_model_at(ctx: FileContext, base: cst.BaseExpression) -> str | None:
         if fname in ("get_user_model", "get_model"):
             return "User" if fname == "get_user_model" else (string_value(arg(owner, 1)) or "?")
         return None
-    if isinstance(owner, cst.Name):
-        if owner.value == "cls":
-            cls = ctx.enclosing_class()
-            return cls.name.value if cls is not None else "?"
-        return owner.value if owner.value[:1].isupper() else None
-    if isinstance(owner, cst.Attribute):
-        if owner.attr.value == "model":
-            return "?"
-        return owner.attr.value if owner.attr.value[:1].isupper() else None
-    return None
+    if isinstance(owner, cst.Name) and owner.value == "cls":
+        cls = ctx.enclosing_class()
+        return cls.name.value if cls is not None else "?"
+    if isinstance(owner, cst.Attribute) and owner.attr.value == "model":
+        return "?"
+    return _model_name(ctx, owner)
 
 
 def _managers(ctx: FileContext) -> frozenset[str]:
@@ -424,13 +439,9 @@ def _managers(ctx: FileContext) -> frozenset[str]:
     return DJANGO_MANAGERS | frozenset(extra) if extra else DJANGO_MANAGERS
 
 
-def _flask_query_model(base: cst.BaseExpression) -> str | None:
+def _flask_query_model(ctx: FileContext, base: cst.BaseExpression) -> str | None:
     if isinstance(base, cst.Attribute) and base.attr.value == "query":
-        owner = base.value
-        if isinstance(owner, cst.Name) and owner.value[:1].isupper():
-            return owner.value
-        if isinstance(owner, cst.Attribute) and owner.attr.value[:1].isupper():
-            return owner.attr.value
+        return _model_name(ctx, base.value)
     return None
 
 
@@ -457,13 +468,9 @@ def _sql_literal_op(ctx: FileContext, node: cst.BaseExpression | None) -> str:
     return READ
 
 
-def _model_arg(call: cst.Call) -> str | None:
+def _model_arg(ctx: FileContext, call: cst.Call) -> str | None:
     first = arg(call, 0)
-    if isinstance(first, cst.Name) and first.value[:1].isupper():
-        return first.value
-    if isinstance(first, cst.Attribute) and first.attr.value[:1].isupper():
-        return first.attr.value
-    return None
+    return _model_name(ctx, first) if first is not None else None
 
 
 def classify(ctx: FileContext, call: cst.Call, func: cst.FunctionDef | None | bool = False) -> DbCall | None:
@@ -502,7 +509,7 @@ def _classify(ctx: FileContext, call: cst.Call, func: cst.FunctionDef | None) ->
         return DbCall("django", op, method, f"Django ORM query `{shown}`", None if model == "?" else model)
 
     # Flask-SQLAlchemy Model.query.
-    model = _flask_query_model(base)
+    model = _flask_query_model(ctx, base)
     if model is not None:
         op = WRITE if method in SA_QUERY_WRITE else READ if method in SA_QUERY_READ else LAZY
         return DbCall("sqlalchemy", op, method, f"SQLAlchemy query `{model}.query.{method}`", model)
@@ -526,10 +533,10 @@ def _classify(ctx: FileContext, call: cst.Call, func: cst.FunctionDef | None) ->
         and not (recv == "db" and first not in SA_SESSION)
     )
     if session_like and first in SA_SESSION:
-        if first == "get" and _model_arg(methods[0][1]) is None:
+        if first == "get" and _model_arg(ctx, methods[0][1]) is None:
             return None  # session.get(key) on something dict-like, not Session.get(Model, id)
         if first == "query":
-            m = _model_arg(methods[0][1])
+            m = _model_arg(ctx, methods[0][1])
             op = LAZY if len(methods) == 1 else (WRITE if method in SA_QUERY_WRITE else READ if method in SA_QUERY_READ else LAZY)
             return DbCall("sqlalchemy", op, method, "SQLAlchemy session query", m)
         op = SA_SESSION[first]
@@ -538,7 +545,7 @@ def _classify(ctx: FileContext, call: cst.Call, func: cst.FunctionDef | None) ->
             model = _select_model(ctx, arg(methods[0][1], 0), loc)
             return DbCall("sqlalchemy", op, method, f"SQLAlchemy session `{first}`", model)
         if first in ("get", "get_one"):
-            return DbCall("sqlalchemy", op, method, f"SQLAlchemy session `{first}`", _model_arg(methods[0][1]))
+            return DbCall("sqlalchemy", op, method, f"SQLAlchemy session `{first}`", _model_arg(ctx, methods[0][1]))
         return DbCall("sqlalchemy", op, method, f"SQLAlchemy session `{first}`")
 
     # Engines: engine.execute(...) (1.x), engine.connect().execute(...).
@@ -652,7 +659,7 @@ def _select_model(ctx: FileContext, node: cst.BaseExpression | None, loc: Locals
         first_call = inner
     name = ctx.resolve(first_call.func) or ""
     if _last(name) == "select" and len([a for a in first_call.args if a.keyword is None]) == 1:
-        return _model_arg(first_call)
+        return _model_arg(ctx, first_call)
     return None
 
 
@@ -688,3 +695,270 @@ def db_calls_in(ctx: FileContext, node: cst.CSTNode) -> Iterable[tuple[cst.Call,
 
     node.visit(_Walk())
     return collected
+
+
+# ---------------------------------------------------------------------------------------
+# Query expressions: what a queryset / Query / select() loads
+
+
+SA_EAGER = frozenset({"joinedload", "selectinload", "subqueryload", "immediateload", "contains_eager"})
+SA_PATH_ONLY = frozenset({"defaultload", "Load"})
+SA_NOT_EAGER = frozenset({"lazyload", "noload", "raiseload", "defer", "undefer", "load_only", "selectin_polymorphic"})
+DJANGO_SINGLE = frozenset({"get", "first", "last", "earliest", "latest", "aget", "afirst", "alast"})
+DJANGO_SCALAR = frozenset({"count", "exists", "aggregate", "acount", "aexists", "aaggregate", "contains", "update",
+                           "delete", "explain", "in_bulk"})
+DJANGO_VALUES = frozenset({"values", "values_list", "dates", "datetimes"})
+SA_SINGLE = frozenset({"first", "one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none", "get",
+                       "get_or_404", "first_or_404", "one_or_404"})
+SA_SCALAR = frozenset({"count", "exists", "delete", "update"})
+SA_LIMIT = frozenset({"limit", "paginate", "slice", "fetch", "yield_per", "offset"})
+SA_VALUES = frozenset({"with_entities", "values", "add_columns", "mappings", "tuples"})
+SELECT_FUNCS = frozenset({"sqlalchemy.select", "sqlalchemy.sql.select", "sqlalchemy.future.select",
+                          "sqlalchemy.sql.expression.select", "sqlmodel.select"})
+WRAPPERS = frozenset({"list", "tuple", "sorted", "reversed", "set", "iter", "tqdm", "tqdm.tqdm", "frozenset"})
+
+
+@dataclass
+class QueryExpr:
+    """What iterating (or evaluating) a query expression gives."""
+
+    orm: str  # django | sqlalchemy
+    model: str | None = None
+    ref: str | None = None  # import-resolved dotted name of the model
+    eager: set[str] = field(default_factory=set)  # relation paths loaded with the rows ("a", "a__b", "*")
+    to_attr: set[str] = field(default_factory=set)  # Prefetch(to_attr=...) attributes (plain lists)
+    values: bool = False  # rows are dicts, tuples or columns, not model objects
+    limited: bool = False  # sliced, limit()ed, paginated
+    single: bool = False  # one object (get/first/one) or one value (count/exists)
+    scalar: bool = False  # a number or flag (count/exists/aggregate)
+    methods: list[str] = field(default_factory=list)
+    rel_var: str | None = None  # ``o.items.all()``: the element variable the relation starts at
+    rel_chain: list[str] = field(default_factory=list)
+
+    def copy(self) -> "QueryExpr":
+        return QueryExpr(self.orm, self.model, self.ref, set(self.eager), set(self.to_attr), self.values, self.limited,
+                         self.single, self.scalar, list(self.methods), self.rel_var, list(self.rel_chain))
+
+    @property
+    def is_collection(self) -> bool:
+        return not (self.single or self.scalar)
+
+
+def _prefixes(path: str) -> set[str]:
+    parts = [p for p in re.split(r"__|\.", path) if p]
+    return {"__".join(parts[: i + 1]) for i in range(len(parts))}
+
+
+def _django_lookup(ctx: FileContext, node: cst.BaseExpression, q: QueryExpr) -> None:
+    text = string_value(node)
+    if text is not None:
+        q.eager |= _prefixes(text)
+        return
+    if isinstance(node, cst.Call) and _last(ctx.resolve(node.func) or "") == "Prefetch":
+        lookup = string_value(arg(node, 0) or arg(node, keyword="lookup"))
+        to_attr = string_value(arg(node, keyword="to_attr"))
+        if lookup is None:
+            return
+        if to_attr:
+            q.to_attr.add(to_attr)
+            q.eager |= _prefixes(lookup)
+        else:
+            q.eager |= _prefixes(lookup)
+        inner = arg(node, keyword="queryset") or arg(node, 1)
+        if isinstance(inner, cst.Call):
+            sub = describe_query(ctx, inner, {})
+            if sub is not None:
+                base = to_attr or lookup
+                q.eager |= {f"{base}__{p}" for p in sub.eager if p != "*"}
+
+
+def _sa_option_paths(ctx: FileContext, node: cst.BaseExpression, prefix: str = "") -> set[str]:
+    """Relation paths an option such as ``selectinload(User.orders).joinedload(Order.items)`` loads."""
+    if not isinstance(node, cst.Call):
+        return set()
+    base, methods = call_chain(node)
+    steps: list[tuple[str, cst.Call]] = []
+    if isinstance(base, cst.Call):
+        steps.append((_last(ctx.resolve(base.func) or ""), base))
+    elif isinstance(node.func, cst.Name):
+        steps.append((_last(ctx.resolve(node.func) or node.func.value), node))
+    steps += methods
+    out: set[str] = set()
+    path = prefix
+    for name, call in steps:
+        if name == "options":
+            for a in call.args:
+                out |= _sa_option_paths(ctx, a.value, path)
+            continue
+        if name in SA_NOT_EAGER:
+            continue
+        if name not in SA_EAGER and name not in SA_PATH_ONLY:
+            continue
+        for a in call.args:
+            if a.keyword is not None:
+                continue
+            attr: str | None = None
+            if isinstance(a.value, cst.Attribute):
+                attr = a.value.attr.value
+                if attr == "of_type" or attr[:1].isupper():
+                    attr = None
+            elif isinstance(a.value, cst.Call) and isinstance(a.value.func, cst.Attribute) and a.value.func.attr.value == "of_type":
+                inner = a.value.func.value
+                attr = inner.attr.value if isinstance(inner, cst.Attribute) else None
+            else:
+                text = string_value(a.value)
+                if text == "*":
+                    if name in SA_EAGER:
+                        out.add("*")
+                    continue
+                if text:
+                    for part in text.split("."):
+                        path = f"{path}__{part}" if path else part
+                        if name in SA_EAGER:
+                            out.add(path)
+                    continue
+            if attr is None:
+                continue
+            path = f"{path}__{attr}" if path else attr
+            if name in SA_EAGER:
+                out.add(path)
+    return out
+
+
+def _select_entity(ctx: FileContext, call: cst.Call, q: QueryExpr) -> None:
+    positional = [a.value for a in call.args if a.keyword is None]
+    if len(positional) == 1 and _model_name(ctx, positional[0]) is not None:
+        q.model = _model_name(ctx, positional[0])
+        q.ref = model_ref(ctx, positional[0])
+    else:
+        q.values = True
+
+
+def describe_query(ctx: FileContext, expr: cst.BaseExpression | None, names: dict[str, QueryExpr],
+                   row_vars: Iterable[str] = ()) -> QueryExpr | None:
+    """What ``expr`` loads when it is a Django queryset, a SQLAlchemy Query / select() /
+    session result, or a relation manager of a row variable (``o.items.all()`` when ``o``
+    is in ``row_vars``); else None. ``names`` gives the descriptions of local names."""
+    row_vars = set(row_vars)
+    while isinstance(expr, cst.Await):
+        expr = expr.expression
+    if expr is None:
+        return None
+    if isinstance(expr, cst.Subscript):
+        inner = describe_query(ctx, expr.value, names, row_vars)
+        if inner is None:
+            return None
+        q = inner.copy()
+        sl = expr.slice[0].slice if expr.slice else None
+        if isinstance(sl, cst.Slice):
+            if sl.upper is not None:
+                q.limited = True
+        else:
+            q.single = True
+        return q
+    if isinstance(expr, cst.Name):
+        found = names.get(expr.value)
+        return found.copy() if found is not None else None
+    if isinstance(expr, cst.Attribute):
+        root, chain = _attr_chain(expr)
+        if root is not None and root in row_vars and chain:
+            return QueryExpr("?", rel_var=root, rel_chain=chain)
+        return None
+    if not isinstance(expr, cst.Call):
+        return None
+    fname = ctx.resolve(expr.func) or ""
+    if fname in WRAPPERS and expr.args:
+        return describe_query(ctx, expr.args[0].value, names, row_vars)
+    last_f = _last(fname)
+    if last_f in ("get_list_or_404", "get_object_or_404") and expr.args:
+        q = QueryExpr("django", _model_name(ctx, expr.args[0].value), model_ref(ctx, expr.args[0].value))
+        if q.model is None:
+            sub = describe_query(ctx, expr.args[0].value, names, row_vars)
+            if sub is None:
+                return None
+            q = sub
+        q.single = last_f == "get_object_or_404"
+        return q
+    base, methods = call_chain(expr)
+    if methods and (ctx.resolve(methods[0][1].func) or "") in SELECT_FUNCS:
+        base, methods = methods[0][1], methods[1:]  # ``sa.select(X)``: a function of the module, not a method
+    q: QueryExpr | None = None
+    start = 0
+    django_model = _django_model_at(ctx, base)
+    if django_model is not None:
+        ref = model_ref(ctx, base.value) if isinstance(base, cst.Attribute) else None
+        q = QueryExpr("django", None if django_model == "?" else django_model, ref)
+    elif _flask_query_model(ctx, base) is not None:
+        q = QueryExpr("sqlalchemy", _flask_query_model(ctx, base), model_ref(ctx, base.value))  # type: ignore[union-attr]
+    elif isinstance(base, cst.Call) and (ctx.resolve(base.func) or "") in SELECT_FUNCS:
+        q = QueryExpr("sqlalchemy")
+        _select_entity(ctx, base, q)
+    elif isinstance(base, cst.Name) and base.value in names:
+        q = names[base.value].copy()
+    elif isinstance(base, cst.Attribute):
+        root, chain = _attr_chain(base)
+        if root is not None and root in row_vars and chain:
+            q = QueryExpr("?", rel_var=root, rel_chain=chain)
+    if q is None and methods:
+        found = classify(ctx, methods[0][1])
+        if found is not None and found.api == "sqlalchemy":
+            first_name, first_call = methods[0]
+            start = 1
+            if first_name == "query":
+                q = QueryExpr("sqlalchemy")
+                _select_entity(ctx, first_call, q)
+            elif first_name in ("execute", "scalars", "exec", "stream", "stream_scalars"):
+                stmt = describe_query(ctx, arg(first_call, 0), names, row_vars)
+                if stmt is None:
+                    return None
+                q = stmt.copy()
+                if first_name == "execute" and "scalars" not in [m for m, _ in methods[1:]] and "scalar" not in \
+                        [m for m, _ in methods[1:]] and "scalar_one" not in [m for m, _ in methods[1:]]:
+                    q.values = True  # Row tuples
+            else:
+                return None
+    if q is None:
+        return None
+    for name, call in methods[start:]:
+        q.methods.append(name)
+        if q.orm in ("django", "?"):
+            if name == "select_related":
+                if not call.args:
+                    q.eager.add("*")
+                for a in call.args:
+                    q.eager |= _prefixes(string_value(a.value) or "")
+            elif name == "prefetch_related":
+                for a in call.args:
+                    _django_lookup(ctx, a.value, q)
+            elif name in DJANGO_VALUES:
+                q.values = True
+            elif name in DJANGO_SINGLE:
+                q.single = True
+            elif name in DJANGO_SCALAR:
+                q.scalar = q.single = True
+            elif name in ("iterator",) and arg(call, keyword="chunk_size") is None:
+                pass
+        if q.orm in ("sqlalchemy", "?"):
+            if name == "options":
+                for a in call.args:
+                    q.eager |= _sa_option_paths(ctx, a.value)
+            elif name in SA_SINGLE:
+                q.single = True
+            elif name in SA_SCALAR:
+                q.scalar = q.single = True
+            elif name in SA_LIMIT:
+                q.limited = True
+            elif name in SA_VALUES:
+                q.values = True
+            elif name == "where" or name == "filter":
+                pass
+    return q
+
+
+def _attr_chain(node: cst.BaseExpression) -> tuple[str | None, list[str]]:
+    chain: list[str] = []
+    while isinstance(node, cst.Attribute):
+        chain.append(node.attr.value)
+        node = node.value
+    chain.reverse()
+    return (node.value if isinstance(node, cst.Name) else None), chain
