@@ -799,11 +799,18 @@ class Routes(Collector):
     owner} (URL patterns add ``name``, the URL name, when given).
 
     Facts ``apps``: every application object created, as {framework, name}.
+
+    Facts ``urlconfs``: every module-level Django ``urlpatterns`` list, as {framework}.
     """
 
     name = "routes"
     triggers = ("route", "get", "post", "path", "View", "Resource", "add_", "api_view", "Flask", "FastAPI",
-                "Starlette", "Application", "Sanic", "Quart", "url(", "request")
+                "Starlette", "Application", "Sanic", "Quart", "url(", "request", "urlpatterns")
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(self.ctx.stack) == 3 and any(isinstance(t.target, cst.Name) and t.target.value == "urlpatterns"
+                                            for t in node.targets):
+            self.record({"framework": "django"}, node, key="urlconfs")
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         handler = current_handler(self.ctx, node)
