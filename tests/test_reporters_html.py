@@ -254,7 +254,8 @@ def test_hostile_values_everywhere_stay_text():
 
 def test_diff_scores_shown(doc):
     assert doc.find("p", cls="diff").text() == (
-        "Score at main (4f2c9e1): 64.9 (D) \u2192 now 58.4 (F), -6.5")
+        "Whole project: score at main (4f2c9e1) 64.9 (D) \u2192 now 58.4 (F), -6.5. "
+        "Findings below are only those on lines changed since main.")
     assert parse(html.render(sample_report(extra={}))).find_all("p", cls="diff") == []
 
 

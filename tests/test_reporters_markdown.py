@@ -28,7 +28,7 @@ def test_golden_clean_project():
 def test_shared_sample_report():
     text = markdown.render(shared_sample())
     assert RAW_SECRET not in text
-    assert "Score at" not in text
+    assert "Whole project" not in text
 
 
 def test_fence_cannot_be_broken_by_backticks():
@@ -50,18 +50,23 @@ def test_inline_text_is_plain():
 
 def test_diff_line():
     assert markdown.diff_line(sample_report()) == (
-        "Score at main (`4f2c9e1`): **64.9** (D) \u2192 now **58.4** (F), **-6.5**")
+        "Whole project: score at main (`4f2c9e1`) **64.9** (D) \u2192 now **58.4** (F), "
+        "**-6.5**. Findings below are only those on lines changed since main.")
     better = sample_report(extra={"diff": {"base": "origin/main", "merge_base": "",
                                            "score_before": 50, "grade_before": "F",
                                            "score_after": 71.25, "grade_after": "C"}})
     assert markdown.diff_line(better) == (
-        "Score at origin/main: **50.0** (F) \u2192 now **71.2** (C), **+21.2**")
+        "Whole project: score at origin/main **50.0** (F) \u2192 now **71.2** (C), **+21.2**. "
+        "Findings below are only those on lines changed since origin/main.")
     same = sample_report(extra={"diff": {"base": "v1", "score_before": 80.0,
                                          "grade_before": "B", "score_after": 80.0,
                                          "grade_after": "B"}})
-    assert markdown.diff_line(same).endswith("**\u00b10.0**")
+    assert "**\u00b10.0**." in markdown.diff_line(same)
     assert markdown.diff_line(sample_report(extra={})) == ""
-    assert "Score at" not in markdown.render(sample_report(extra={}))
+    assert "Whole project" not in markdown.render(sample_report(extra={}))
+    assert markdown.render(sample_report()).startswith(
+        "## checker: 58.4 / 100, grade F (capped by a critical security finding; changes since "
+        "main)\n")
 
 
 def test_checklist_ticks():

@@ -152,9 +152,10 @@ def diff_block(report: Report) -> str:
     trend = "up" if delta > 0.05 else ("down" if delta < -0.05 else "same")
     sha = str(info.get("merge_base", ""))[:7]
     where = e(info.get("base", "")) + (f" (<code>{e(sha)}</code>)" if sha else "")
-    return (f'<p class="diff">Score at {where}: {before:.1f} ({e(info.get("grade_before", ""))})'
-            f' \u2192 now {after:.1f} ({e(info.get("grade_after", ""))}), '
-            f'<span class="{trend}">{delta:+.1f}</span></p>')
+    return (f'<p class="diff">Whole project: score at {where} {before:.1f} '
+            f'({e(info.get("grade_before", ""))}) \u2192 now {after:.1f} '
+            f'({e(info.get("grade_after", ""))}), <span class="{trend}">{delta:+.1f}</span>. '
+            f'Findings below are only those on lines changed since {e(info.get("base", ""))}.</p>')
 
 
 # ----------------------------------------------------------------------------- sections
@@ -163,14 +164,20 @@ def diff_block(report: Report) -> str:
 def _head(report: Report) -> str:
     score = report.score
     n = len(report.findings)
-    facts = [f"{n} finding{'s' if n != 1 else ''}", f"{report.files_scanned} files scanned",
+    facts = [f"{n} finding{'s' if n != 1 else ''}",
+             f"{report.files_scanned} file{'s' if report.files_scanned != 1 else ''} scanned",
              f"{score.lines_of_code} lines of code"]
     if report.baseline_matched:
         facts.append(f"{report.baseline_matched} known from the baseline")
     if report.suppressed:
         facts.append(f"{report.suppressed} suppressed")
-    capped = (' <span class="muted">(capped by a critical security finding)</span>'
-              if score.capped else "")
+    notes = []
+    if score.capped:
+        notes.append("capped by a critical security finding")
+    info = (report.extra or {}).get("diff")
+    if isinstance(info, dict) and info.get("base"):
+        notes.append(f"changes since {info['base']}")
+    capped = f' <span class="muted">({e("; ".join(notes))})</span>' if notes else ""
     return (
         f"<header><h1>Code review checklist: {score.overall:.1f} / 100, grade "
         f"{e(score.grade)}{capped}</h1>"

@@ -93,7 +93,8 @@ def _score(value: float) -> str:
 
 
 def diff_line(report: Report) -> str:
-    """``Score at main (4f2c9e1): 64.9 (D) → now 58.4 (F), -6.5`` when diff mode ran."""
+    """The whole project's score at the diff base and now, when diff mode ran (the
+    report's own score then covers the changed lines only)."""
     info = (report.extra or {}).get("diff")
     if not isinstance(info, dict):
         return ""
@@ -106,24 +107,31 @@ def diff_line(report: Report) -> str:
     base = inline(str(info.get("base", "")))
     sha = str(info.get("merge_base", ""))[:7]
     where = f"{base} ({code(sha)})" if sha else base
-    return (f"Score at {where}: **{_score(before)}** ({inline(info.get('grade_before', ''))}) "
-            f"\u2192 now **{_score(after)}** ({inline(info.get('grade_after', ''))}), "
-            f"**{sign}{delta:.1f}**")
+    return (f"Whole project: score at {where} **{_score(before)}** "
+            f"({inline(info.get('grade_before', ''))}) \u2192 now **{_score(after)}** "
+            f"({inline(info.get('grade_after', ''))}), **{sign}{delta:.1f}**. "
+            f"Findings below are only those on lines changed since {base}.")
 
 
 def _head(report: Report) -> list[str]:
     score = report.score
     new = len(report.findings)
+    notes = []
+    if score.capped:
+        notes.append("capped by a critical security finding")
+    info = (report.extra or {}).get("diff")
+    if isinstance(info, dict) and info.get("base"):
+        notes.append(f"changes since {inline(info['base'])}")
     out = [
         f"## checker: {_score(score.overall)} / 100, grade {score.grade}"
-        + (" (capped by a critical security finding)" if score.capped else ""),
+        + (f" ({'; '.join(notes)})" if notes else ""),
         "",
     ]
     line = diff_line(report)
     if line:
         out += [line, ""]
     facts = [f"{new} finding{'s' if new != 1 else ''}",
-             f"{report.files_scanned} files scanned",
+             f"{report.files_scanned} file{'s' if report.files_scanned != 1 else ''} scanned",
              f"{score.lines_of_code} lines of code"]
     if report.baseline_matched:
         facts.append(f"{report.baseline_matched} known from the baseline")
