@@ -34,6 +34,7 @@ from typing import Iterable
 import libcst as cst
 
 from checker.rule import FileContext
+from rules._shared.sql import looks_like_sql
 from rules._shared.web import arg, string_value
 
 # What a database call does to the database.
@@ -615,7 +616,7 @@ def _classify(ctx: FileContext, call: cst.Call, func: cst.FunctionDef | None) ->
 
 def _looks_sql(node: cst.BaseExpression | None) -> bool:
     text = string_value(node) if node is not None else None
-    return bool(text and re.match(r"\s*(?:select|insert|update|delete|with|create|drop|alter|pragma)\b", text, re.I))
+    return bool(text and looks_like_sql(text))
 
 
 def _mongo_receiver(ctx: FileContext, base: cst.BaseExpression, base_name: str, kind: str | None) -> bool:
@@ -962,3 +963,39 @@ def _attr_chain(node: cst.BaseExpression) -> tuple[str | None, list[str]]:
         node = node.value
     chain.reverse()
     return (node.value if isinstance(node, cst.Name) else None), chain
+
+
+class QueryNames:
+    """Tracks, per function, which local names hold query expressions (for rules that need
+    ``qs = Order.objects.filter(...); qs = qs.select_related(...); for o in qs: ...``).
+
+    Call :meth:`enter`/:meth:`leave` from ``visit_FunctionDef``/``leave_FunctionDef`` and
+    :meth:`assign` from ``visit_Assign``/``visit_AnnAssign``; :meth:`describe` then reads an
+    expression with the names bound so far."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.frames: list[dict[str, QueryExpr]] = [{}]
+
+    def enter(self) -> None:
+        self.frames.append({})
+
+    def leave(self) -> None:
+        if len(self.frames) > 1:
+            self.frames.pop()
+
+    @property
+    def names(self) -> dict[str, QueryExpr]:
+        return self.frames[-1]
+
+    def assign(self, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
+        if value is None or not isinstance(target, cst.Name):
+            return
+        desc = describe_query(self.ctx, value, self.names)
+        if desc is not None:
+            self.names[target.value] = desc
+        else:
+            self.names.pop(target.value, None)
+
+    def describe(self, expr: cst.BaseExpression | None, row_vars: Iterable[str] = ()) -> QueryExpr | None:
+        return describe_query(self.ctx, expr, self.names, row_vars)

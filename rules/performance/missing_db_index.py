@@ -1,0 +1,318 @@
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from checker.model import Confidence, Example, Location, Section, Severity
+from checker.rule import Fact, ProjectContext, ProjectRule
+from rules._shared.db import QueryNames, call_chain, describe_query
+from rules._shared.models import Model, load_models
+from rules._shared.web import string_value
+
+SLUG = "missing-db-index"
+DJANGO_LOOKUP_METHODS = frozenset({"filter", "exclude", "get", "get_or_create", "update_or_create", "aget",
+                                   "aget_or_create", "aupdate_or_create", "filter_by"})
+ORDER_METHODS = frozenset({"order_by"})
+# Lookups a B-tree index on the column serves (the rest need trigram/functional indexes or
+# cannot use one at all, so an ordinary index would not help).
+INDEXABLE_LOOKUPS = frozenset({"exact", "in", "gt", "gte", "lt", "lte", "range", "startswith", "date", "year"})
+ALL_LOOKUPS = INDEXABLE_LOOKUPS | frozenset({
+    "iexact", "contains", "icontains", "istartswith", "endswith", "iendswith", "regex", "iregex", "search",
+    "isnull", "month", "day", "week", "week_day", "iso_week_day", "quarter", "time", "hour", "minute", "second",
+    "iso_year", "unaccent", "trigram_similar", "overlap", "contained_by", "has_key", "has_keys", "has_any_keys",
+    "len", "not", "ne",
+})
+NOT_LOOKUP_KWARGS = frozenset({"defaults", "create_defaults"})
+SA_NON_INDEXABLE = frozenset({"like", "ilike", "contains", "icontains", "endswith", "notlike", "notilike", "match",
+                              "regexp_match", "is_", "isnot", "is_not"})
+SA_COMPARISON = (cst.Equal, cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.In)
+# Paths where a query runs rarely (admin screens, management commands, scripts, migrations).
+RARE_PATHS = re.compile(r"(?:^|/)(?:admin(?:\.py|/)|management/commands/|migrations/|alembic/|scripts?/|fixtures/|"
+                        r"seeds?/|conftest\.py|manage\.py)")
+# Model names that read like small lookup tables.
+LOOKUP_TABLE = re.compile(r"(?:Type|Kind|Status|Category|Categories|Setting|Settings|Config|Configuration|Choice|"
+                          r"Option|Country|Countries|Currency|Currencies|Language|Locale|Role|Permission|Flag)$")
+UNINDEXABLE_KINDS = frozenset({"TextField", "JSONField", "BinaryField", "FileField", "ImageField", "Text", "JSON",
+                               "JSONB", "LargeBinary", "PickleType", "ARRAY", "HStoreField", "ArrayField"})
+
+
+class MissingDbIndex(ProjectRule):
+    """
+    ## What it does
+    Collects, over the whole project, the model fields that queries filter and sort on:
+    Django `filter`/`exclude`/`get`/`get_or_create`/`order_by` keyword lookups (`email=`,
+    `customer__email__startswith=`, `Q(...)` objects) and SQLAlchemy `filter`/`where`
+    comparisons (`User.email == x`, `User.id.in_(...)`), `filter_by(email=...)` and
+    `order_by(User.created_at.desc())`. A field is indexed when its definition says so
+    (Django `db_index`, `unique`, `primary_key`, foreign keys, `SlugField`; SQLAlchemy
+    `index=True`, `unique=True`, `primary_key=True`) or when it leads an index or a
+    unique constraint (`Meta.indexes`, `unique_together`, `index_together`,
+    `UniqueConstraint`, `Index(...)` in `__table_args__` or beside the model). Every
+    other queried field is reported at its definition, naming where it is queried.
+
+    ## Why is this bad?
+    A lookup on a column without an index makes the database read the whole table. That
+    is invisible with test data and grows linearly with the table in production, for
+    every request that runs the query.
+
+    ## Known limits
+    Deliberately left out, to keep the findings worth acting on: boolean and choice
+    fields (too few distinct values for an index to pay off), text/JSON/binary columns,
+    lookups an ordinary index cannot serve (`icontains`, `iexact`, `endswith`, regex,
+    `like`/`ilike`), the non-leading columns of a multi-column index, models named like
+    small lookup tables (`...Type`, `...Status`, `...Category`, `Country`, `Setting`...),
+    and fields queried only from admin modules, management commands, scripts,
+    migrations and tests. SQLAlchemy foreign-key columns count as indexed by default
+    (MySQL indexes them; PostgreSQL does not): set `foreign-keys-indexed = false` for a
+    PostgreSQL project to report them too. Models from installed packages (e.g. Django's
+    `User`) are not known and not reported.
+    """
+
+    slug = SLUG
+    checklist = "Database queries optimized with proper indexes; missing indexes on frequently queried columns"
+    section = Section.PERFORMANCE
+    severity = Severity.MEDIUM
+    confidence = Confidence.MEDIUM
+    summary = "A queried field has no database index"
+    options = {"foreign-keys-indexed": True, "min-uses": 1}
+    triggers = ("filter", "get", "exclude", "order_by", "where", "models", "Column", "mapped_column")
+    bad = (
+        Example(
+            "from django.db import models\n\n"
+            "class Invoice(models.Model):\n"
+            "    number = models.CharField(max_length=20)  # flagged\n"
+            "    issued_at = models.DateTimeField(db_index=True)\n\n"
+            "def by_number(number):\n"
+            "    return Invoice.objects.get(number=number)\n",
+            path="billing/models.py",
+        ),
+    )
+    good = (
+        Example(
+            "from django.db import models\n\n"
+            "class Invoice(models.Model):\n"
+            "    number = models.CharField(max_length=20, unique=True)\n"
+            "    paid = models.BooleanField(default=False)\n\n"
+            "def by_number(number):\n"
+            "    return Invoice.objects.filter(paid=False).get(number=number)\n",
+            path="billing/models.py",
+        ),
+        Example(
+            "from sqlalchemy import Column, Index, Integer, String, select\n"
+            "from sqlalchemy.orm import declarative_base\n\n"
+            "Base = declarative_base()\n\n"
+            "class Account(Base):\n"
+            "    __tablename__ = 'accounts'\n"
+            "    id = Column(Integer, primary_key=True)\n"
+            "    email = Column(String(200))\n"
+            "    __table_args__ = (Index('ix_accounts_email', 'email'),)\n\n"
+            "def by_email(session, email):\n"
+            "    return session.scalars(select(Account).where(Account.email == email)).first()\n",
+            path="app/models.py",
+        ),
+    )
+
+    def __init__(self, ctx=None) -> None:
+        super().__init__(ctx)
+        self.names = QueryNames(ctx) if ctx is not None else None
+
+    # -- the per-file part: record lookups ---------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.names.enter()
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.names.leave()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            self.names.assign(t.target, node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not isinstance(node.func, cst.Attribute):
+            return
+        method = node.func.attr.value
+        if method in ("where", "filter") and self._sa_conditions(node):
+            return
+        if method not in DJANGO_LOOKUP_METHODS and method not in ORDER_METHODS:
+            return
+        base = describe_query(self.ctx, node.func.value, self.names.names)
+        if base is None:
+            # ``Order.objects.filter`` itself: the manager is the receiver.
+            base = describe_query(self.ctx, cst.Call(func=node.func.with_changes(attr=cst.Name("all"))), self.names.names)
+        if base is None or base.model is None or base.values and method in ORDER_METHODS and base.orm == "django":
+            if base is None or base.model is None:
+                return
+        self.checked()
+        if method in ORDER_METHODS:
+            for a in node.args:
+                if base.orm == "django":
+                    field = string_value(a.value)
+                    if field and not field.startswith("?"):
+                        self._lookup(base.model, base.ref, "django", field.lstrip("-").replace(".", "__"), "order", a.value)
+                else:
+                    self._sa_order(a.value)
+            return
+        if base.orm == "django" or method == "filter_by":
+            for a in node.args:
+                if a.keyword is not None and a.keyword.value not in NOT_LOOKUP_KWARGS:
+                    self._lookup(base.model, base.ref, base.orm, a.keyword.value, "filter", a)
+                elif a.keyword is None and base.orm == "django":
+                    self._q_objects(a.value, base.model, base.ref)
+
+    def _q_objects(self, node: cst.BaseExpression, model: str, ref: str | None) -> None:
+        if isinstance(node, cst.BinaryOperation):
+            self._q_objects(node.left, model, ref)
+            self._q_objects(node.right, model, ref)
+        elif isinstance(node, cst.UnaryOperation):
+            self._q_objects(node.expression, model, ref)
+        elif isinstance(node, cst.Call) and (self.ctx.resolve(node.func) or "").rsplit(".", 1)[-1] == "Q":
+            for a in node.args:
+                if a.keyword is not None:
+                    self._lookup(model, ref, "django", a.keyword.value, "filter", a)
+                else:
+                    self._q_objects(a.value, model, ref)
+
+    def _lookup(self, model: str, ref: str | None, orm: str, path: str, kind: str, node: cst.CSTNode) -> None:
+        parts = path.split("__")
+        lookup = parts[-1] if len(parts) > 1 and parts[-1] in ALL_LOOKUPS else "exact"
+        if lookup != "exact" or (len(parts) > 1 and parts[-1] == "exact"):
+            parts = parts[:-1]
+        if lookup not in INDEXABLE_LOOKUPS or not parts:
+            return
+        self.record({"model": model, "ref": ref, "orm": orm, "path": parts, "kind": kind}, node)
+
+    def _sa_conditions(self, node: cst.Call) -> bool:
+        """Record ``Model.col == x`` style conditions; True when the call had any."""
+        found = False
+        for a in node.args:
+            if a.keyword is None:
+                found = self._sa_condition(a.value) or found
+        return found
+
+    def _sa_condition(self, expr: cst.BaseExpression) -> bool:
+        if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+            op = expr.comparisons[0].operator
+            right = expr.comparisons[0].comparator
+            if not isinstance(op, SA_COMPARISON):
+                return False
+            col = self._column(expr.left)
+            if col is None or self._column(right) is not None:
+                return col is not None  # a join condition: keys, not lookups
+            self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "filter"}, expr)
+            return True
+        if isinstance(expr, cst.Call):
+            name = (self.ctx.resolve(expr.func) or "").rsplit(".", 1)[-1]
+            if name in ("and_", "or_", "not_"):
+                return any([self._sa_condition(a.value) for a in expr.args])
+            if isinstance(expr.func, cst.Attribute) and name in ("in_", "between", "startswith", "__eq__"):
+                col = self._column(expr.func.value)
+                if col is not None:
+                    self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "filter"},
+                                expr)
+                    return True
+            if isinstance(expr.func, cst.Attribute) and name in SA_NON_INDEXABLE:
+                return self._column(expr.func.value) is not None
+        if isinstance(expr, cst.BooleanOperation):
+            left = self._sa_condition(expr.left)
+            return self._sa_condition(expr.right) or left
+        return False
+
+    def _sa_order(self, expr: cst.BaseExpression) -> None:
+        if isinstance(expr, cst.Call):
+            name = (self.ctx.resolve(expr.func) or "").rsplit(".", 1)[-1]
+            if isinstance(expr.func, cst.Attribute) and name in ("desc", "asc", "nulls_last", "nulls_first"):
+                self._sa_order(expr.func.value)
+                return
+            if name in ("desc", "asc", "nullslast", "nullsfirst") and expr.args:
+                self._sa_order(expr.args[0].value)
+                return
+            return
+        col = self._column(expr)
+        if col is not None:
+            self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "order"}, expr)
+
+    def _column(self, expr: cst.BaseExpression) -> tuple[str, str, str | None] | None:
+        """(model, column, resolved model name) for ``Model.column``."""
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, (cst.Name, cst.Attribute)):
+            owner = expr.value
+            owner_name = owner.value if isinstance(owner, cst.Name) else owner.attr.value
+            if owner_name[:1].isupper() and not expr.attr.value[:1].isupper():
+                resolved = self.ctx.resolve(owner) or owner_name
+                return resolved.rsplit(".", 1)[-1], expr.attr.value, resolved
+        return None
+
+    # -- the project part --------------------------------------------------------------------
+    def check(self, project: ProjectContext) -> None:
+        models = load_models(project)
+        fk_indexed = bool(self.opts.get("foreign-keys-indexed", True))
+        min_uses = int(self.opts.get("min-uses", 1))
+        uses: dict[tuple[str, int, str], list[Fact]] = {}
+        targets: dict[tuple[str, int, str], tuple[Model, dict]] = {}
+        for fact in project.facts(SLUG):
+            if project.is_test(fact.path):
+                continue
+            model = models.get(fact.data["model"], fact.data.get("ref"))
+            if model is None or model.orm != fact.data["orm"] and fact.data["orm"] != "?":
+                continue
+            found = self._field(models, model, fact.data["path"])
+            if found is None:
+                continue
+            owner, field = found
+            key = (owner.path, field["line"], field["name"])
+            uses.setdefault(key, []).append(fact)
+            targets[key] = (owner, field)
+        for key in sorted(uses):
+            owner, field = targets[key]
+            facts = uses[key]
+            if self._indexed(owner, field, fk_indexed):
+                continue
+            frequent = [f for f in facts if not RARE_PATHS.search(f.path)]
+            if len(frequent) < min_uses:
+                continue
+            where = sorted({(f.path, f.line) for f in frequent})
+            shown = ", ".join(f"{p}:{ln}" for p, ln in where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
+            kinds = {f.data["kind"] for f in frequent}
+            used = "filtered and sorted on" if kinds == {"filter", "order"} else "sorted on" if kinds == {"order"} else "filtered on"
+            fix = "add `db_index=True` or a `Meta.indexes` entry" if owner.orm == "django" else \
+                "add `index=True` or an `Index(...)` in `__table_args__`"
+            self.report_at(owner.path, field["line"],
+                           f"`{owner.name}.{field['name']}` is {used} ({shown}) but has no index; {fix}",
+                           related=[Location(p, ln, "queried here") for p, ln in where[:10]])
+
+    @staticmethod
+    def _field(models, model: Model, path: list[str]) -> tuple[Model, dict] | None:
+        current = model
+        for i, name in enumerate(path):
+            last = i == len(path) - 1
+            if name in ("pk", "id") and last:
+                return None
+            rel = current.relations.get(name)
+            if rel is not None:
+                if last:
+                    return None  # a relation: joins on keys
+                target = models.get(rel.get("target"))
+                if target is None:
+                    return None
+                current = target
+                continue
+            field = current.fields.get(name)
+            if field is None and name.endswith("_id") and name[:-3] in current.relations:
+                return None
+            if field is None or not last:
+                return None
+            return current, field
+        return None
+
+    @staticmethod
+    def _indexed(model: Model, field: dict, fk_indexed: bool) -> bool:
+        if field.get("indexed"):
+            return True
+        if field.get("fk") and (fk_indexed or model.orm == "django"):
+            return True
+        if field.get("boolean") or field.get("choices") or field.get("kind") in UNINDEXABLE_KINDS:
+            return True
+        if LOOKUP_TABLE.search(model.name):
+            return True
+        names = {field["name"], field.get("column") or ""}
+        return any(idx and idx[0] in names for idx in model.indexes)
