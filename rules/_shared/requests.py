@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import libcst as cst
 
@@ -81,6 +80,11 @@ PROPAGATING_METHODS = frozenset({
 PASSING_CALLS = frozenset({"json.loads", "dict", "list", "str", "tuple", "set", "ujson.loads", "orjson.loads",
                            "simplejson.loads", "copy.copy", "copy.deepcopy", "urllib.parse.parse_qs",
                            "urllib.parse.unquote", "bytes.decode"})
+# Calls that build a path from their arguments (any of which may carry a client file name).
+PATH_CALLS = frozenset({"os.path.join", "posixpath.join", "ntpath.join", "pathlib.Path", "pathlib.PurePath",
+                        "pathlib.PosixPath", "pathlib.PurePosixPath", "os.path.normpath", "os.path.abspath",
+                        "os.path.realpath", "os.path.expanduser", "os.fspath", "anyio.Path", "aiofiles.os.path.join",
+                        "trio.Path", "werkzeug.utils.safe_join", "flask.safe_join"})
 # Typed conversions: their result is a checked value of a known type.
 CONVERSIONS = frozenset({
     "int", "float", "bool", "complex", "abs", "round", "len", "uuid.UUID", "decimal.Decimal", "ipaddress.ip_address",
@@ -411,6 +415,8 @@ class RequestFlow(cst.CSTVisitor):
                 return None
             if node.attr.value in ("filename", "name") and base.kind in (FILES, BODY):
                 return Taint(FILENAME, False, base.origin, base.what)
+            if base.kind == FILENAME and node.attr.value in ("suffix", "suffixes", "stem"):
+                return None
             if base.kind in (FILES, BODY):
                 if node.attr.value in ("file", "stream"):
                     return base
@@ -469,6 +475,9 @@ class RequestFlow(cst.CSTVisitor):
             return None
         if isinstance(node.func, cst.Attribute):
             receiver = self.taint_of(node.func.value, depth)
+            if receiver is not None and receiver.kind == FILENAME and short in ("split", "rsplit", "partition",
+                                                                                "rpartition", "endswith", "startswith"):
+                return None  # the extension, not a path
             if receiver is not None:
                 if short in ("get", "getlist", "getone", "getall", "pop"):
                     if arg(node, keyword="type") is not None or (short in ("get", "getlist") and arg(node, 2) is not None):
@@ -477,6 +486,12 @@ class RequestFlow(cst.CSTVisitor):
                 if short in PROPAGATING_METHODS:
                     return receiver if short in ("copy", "to_dict", "dict", "items", "values", "keys", "lists") else _part(receiver)
                 return None
+        if name in PATH_CALLS and name not in ("werkzeug.utils.safe_join", "flask.safe_join"):
+            for a in node.args:
+                t = self.taint_of(a.value, depth)
+                if t is not None:
+                    return _part(t)
+            return None
         if name in PASSING_CALLS or short in ("loads",) and name.split(".", 1)[0] in NOT_VALIDATING_ROOTS:
             first = node.args[0].value if node.args else None
             return self.taint_of(first, depth)
@@ -640,36 +655,24 @@ def _part(taint: Taint | None) -> Taint | None:
 
 def analyze_flow(ctx: FileContext, func: cst.FunctionDef, handler: Handler | None) -> FlowResult:
     """Follow client data through ``func`` (memoised per file)."""
-    key = ("requests.flow", id(func))
+    key = ("requests.flow", id(func), handler is None)
     if key in ctx.cache:
         return ctx.cache[key]
-    flow = RequestFlow(ctx, func, handler)
-    if handler is not None:
-        flow.helpers = module_request_helpers(ctx)
-    func.visit(flow)
+    result = request_flow(ctx, func, handler).result
     if handler is not None and decorator_validates(ctx, func):
-        flow.result.handler_validated = True
-    ctx.cache[key] = flow.result
-    return flow.result
+        result.handler_validated = True
+    ctx.cache[key] = result
+    return result
 
 
-def uses_request_data(text: str) -> bool:
-    """A cheap text test: could this file read client data at all?"""
-    return any(t in text for t in TEXT_TRIGGERS)
-
-
-TEXT_TRIGGERS = ("request", "UploadFile", "Body(", "dict", "Dict", "Any")
-
-
-def names_in(node: cst.CSTNode) -> Iterable[str]:
-    class _V(cst.CSTVisitor):
-        def __init__(self) -> None:
-            super().__init__()
-            self.names: list[str] = []
-
-        def visit_Name(self, n: cst.Name) -> None:
-            self.names.append(n.value)
-
-    v = _V()
-    node.visit(v)
-    return v.names
+def request_flow(ctx: FileContext, func: cst.FunctionDef, handler: Handler | None) -> RequestFlow:
+    """The finished flow of ``func``: ``taint_of`` then answers with the bindings as they
+    are at the end of the function (memoised per file)."""
+    key = ("requests.flow-visitor", id(func), handler is None)
+    if key not in ctx.cache:
+        flow = RequestFlow(ctx, func, handler)
+        if handler is not None:
+            flow.helpers = module_request_helpers(ctx)
+        func.visit(flow)
+        ctx.cache[key] = flow
+    return ctx.cache[key]
