@@ -1,0 +1,5 @@
+import requests
+
+
+def publish(url, payload):
+    return requests.post(url, json=payload)
