@@ -401,9 +401,16 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_missing_semgrep_is_reported(tmp_path, project):
+@pytest.mark.parametrize("how", ["path", "finder"])
+def test_missing_semgrep_is_reported(tmp_path, project, monkeypatch, how):
     files = list(sources(project).values())
-    run = SemgrepRun(files, RULES, {"tls-verify-disabled"}, project, executable=tmp_path / "no-such-semgrep")
+    if how == "finder":
+        import checker.analyzers.semgrep as adapter
+
+        monkeypatch.setattr(adapter, "find_semgrep", lambda: None)
+        run = SemgrepRun(files, RULES, {"tls-verify-disabled"}, project)
+    else:
+        run = SemgrepRun(files, RULES, {"tls-verify-disabled"}, project, executable=tmp_path / "no-such-semgrep")
     run.start()
     outcome = run.wait()
     assert not outcome.status.ran

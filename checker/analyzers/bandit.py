@@ -123,6 +123,11 @@ def bandit_targets(files: list[SourceFile], mapping_path: Path, enabled: set[str
     return [f for f in files if f.language in LANGUAGES]
 
 
+def find_bandit() -> str | None:
+    """The bandit executable: beside the running interpreter first, then on PATH."""
+    return find_executable(NAME)
+
+
 class BanditRun:
     """One bandit process over all the Python targets (same life cycle as SemgrepRun)."""
 
@@ -159,7 +164,7 @@ class BanditRun:
         if not tests or not self.files:
             self._finish(not_run(NAME, "no enabled rule is mapped to a bandit test"))
             return
-        exe = self.executable or find_executable(NAME)
+        exe = self.executable or find_bandit()
         if exe is None or not Path(exe).is_file():
             self._finish(not_run(NAME, "bandit is not installed (not found beside the Python interpreter or on PATH)"))
             return

@@ -232,6 +232,11 @@ def semgrep_env(workdir: Path) -> dict[str, str]:
     return env
 
 
+def find_semgrep() -> str | None:
+    """The semgrep executable: beside the running interpreter first, then on PATH."""
+    return find_executable(NAME)
+
+
 class SemgrepRun:
     """One semgrep process over all its targets: :meth:`start` returns at once, the
     process runs while the checker's own analysis works, :meth:`wait` collects it."""
@@ -274,7 +279,7 @@ class SemgrepRun:
         if not rules or not self.files:
             self._finish(not_run(NAME, "no enabled semgrep rule applies to the files"))
             return
-        exe = self.executable or find_executable(NAME)
+        exe = self.executable or find_semgrep()
         if exe is None or not Path(exe).is_file():
             self._finish(not_run(NAME, "semgrep is not installed (not found beside the Python interpreter or on PATH)"))
             return
