@@ -37,7 +37,9 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from checker.rule import glob_match
+import libcst as cst
+
+from checker.rule import Collector, dotted, glob_match
 
 DEFAULT_LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("controllers", frozenset({"controllers", "controller", "routes", "routers", "router", "views", "viewsets",
@@ -260,3 +262,30 @@ def _containers(paths: Iterable[str]) -> frozenset[str]:
     return frozenset(containers)
 
 
+
+
+class Imports(Collector):
+    """Facts ``imports``: every import statement of a file, as {module, names, relative,
+    code}: ``module`` is absolute (relative imports resolved from the file's location, in
+    path-based dotted form), ``names`` the names imported from it, ``code`` the statement."""
+
+    name = "imports"
+    triggers = ("import",)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            name = dotted(alias.name)
+            if name:
+                self.record({"module": name, "names": [], "relative": False,
+                             "code": self.ctx.code_of(node).strip()[:200]}, node)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        level = len(node.relative)
+        module = dotted(node.module) if node.module is not None else None
+        if level:
+            module = absolute_import(self.ctx.path, level, module)
+        if not module:
+            return
+        names = [] if isinstance(node.names, cst.ImportStar) else [dotted(a.name) or "" for a in node.names]
+        self.record({"module": module, "names": [n for n in names if n], "relative": bool(level),
+                     "code": self.ctx.code_of(node).strip()[:200]}, node)

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import libcst as cst
-
 from checker.model import Confidence, Example, Location, Section, Severity
-from checker.rule import ProjectContext, ProjectRule, dotted
-from rules._shared.layers import ModuleIndex, absolute_import, layers_from_settings, module_name, module_parts
+from checker.rule import ProjectContext, ProjectRule
+from rules._shared.layers import ModuleIndex, layers_from_settings, module_name, module_parts
 
 # Objects of the web framework's request cycle: only the controllers layer should touch them.
 WEB_OBJECTS = {
@@ -57,7 +55,6 @@ class LayerViolation(ProjectRule):
     languages = ("python", "javascript", "typescript")
     engines = ("semgrep",)
     summary = "A module imports from a layer above it (or the web framework's request objects)"
-    triggers = ("import",)
     bad = (
         Example(
             "from sqlalchemy import select\n\n"
@@ -88,29 +85,12 @@ class LayerViolation(ProjectRule):
         ),
     )
 
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            name = dotted(alias.name)
-            if name:
-                self.record({"module": name, "names": [], "code": self.ctx.code_of(node).strip()[:200]}, node)
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        level = len(node.relative)
-        module = dotted(node.module) if node.module is not None else None
-        if level:
-            module = absolute_import(self.ctx.path, level, module)
-        if not module:
-            return
-        names = [] if isinstance(node.names, cst.ImportStar) else [dotted(a.name) or "" for a in node.names]
-        self.record({"module": module, "names": [n for n in names if n], "relative": bool(level),
-                     "code": self.ctx.code_of(node).strip()[:200]}, node)
-
     def check(self, project: ProjectContext) -> None:
         paths = [f.path for f in project.files if f.language == "python"]
         layers = layers_from_settings(project.settings, paths)
         index = ModuleIndex(paths)
         seen: set[tuple[str, int]] = set()
-        for fact in project.facts(self.slug):
+        for fact in project.facts("imports"):
             if project.is_test(fact.path):
                 continue
             mine = layers.layer_of(fact.path)
