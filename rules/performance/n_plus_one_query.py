@@ -8,8 +8,8 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Location, Section, Severity
 from checker.rule import Fact, ProjectContext, ProjectRule
-from rules._shared.db import (LAZY, READ, WRITE, QueryExpr, _attr_chain, classify, describe_query,
-                              is_chain_receiver)
+from rules._shared.db import (LAZY, READ, WRITE, QueryExpr, _attr_chain, call_chain, classify, describe_query,
+                              function_locals, is_chain_receiver)
 from rules._shared.models import Model, Models, load_models
 
 SLUG = "n-plus-one-query"
@@ -27,6 +27,10 @@ MANAGER_METHODS = FROM_PREFETCH | REQUERY | REL_WRITES
 NON_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
 NO_SQL = frozenset({"raise", "raise_on_sql", "noload"})
 ALWAYS_QUERY = frozenset({"dynamic", "write_only"})
+# Calls that already send many rows at once: one per batch is the fix, not the problem.
+BATCH_METHODS = frozenset({"insert_many", "bulk_write", "bulk_create", "bulk_update", "abulk_create", "abulk_update",
+                           "executemany", "execute_many", "bulk_save_objects", "bulk_insert_mappings",
+                           "bulk_update_mappings", "copy_records_to_table", "copy_expert", "copy_from", "in_bulk"})
 CACHE_DECORATORS = re.compile(r"(?:^|\.)(?:lru_cache|cache|cached_property|cached|memoize|memoized|ttl_cache|"
                               r"cached_method|cachedmethod)$")
 BOUNDED_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
@@ -193,6 +197,7 @@ class NPlusOneQuery(ProjectRule):
         self._loops: dict[int, dict] = {}
         self._next = 0
         self._skip = ctx is not None and (ctx.is_test or bool(MIGRATION_PATH.search(ctx.path)))
+        self._loop_assigned: dict[int, set[str]] = {}
 
     def _frame(self) -> _Frame | None:
         return self._frames[-1] if self._frames else None
@@ -229,6 +234,8 @@ class NPlusOneQuery(ProjectRule):
         frame = self._frame()
         if frame is None or not isinstance(target, cst.Name):
             return
+        for loop in self.ctx.enclosing_loops():
+            self._loop_assigned.setdefault(id(loop), set()).add(target.value)
         desc = describe_query(self.ctx, value, frame.names, self._row_vars())
         if desc is not None:
             frame.names[target.value] = desc
@@ -293,6 +300,8 @@ class NPlusOneQuery(ProjectRule):
                 return
             line = self.ctx.line_of(node)
             frame.queries.append([line, found.description])
+            if found.method in BATCH_METHODS or self._per_connection(node, frame):
+                return
             if loops:
                 self.checked()
                 self.record({"t": "query", "loops": loops, "desc": found.description, "api": found.api,
@@ -312,6 +321,26 @@ class NPlusOneQuery(ProjectRule):
         if loops:
             self.record({"t": "call", "loops": loops, "name": callee[0], "self": callee[1], "cls": frame.cls,
                          "args": args, "row_vars": self._row_vars()}, node)
+
+    def _per_connection(self, node: cst.Call, frame: _Frame) -> bool:
+        """A query on a connection that the loop itself iterates or opens (one per shard,
+        tenant or database): the loop is over databases, not rows."""
+        base, _ = call_chain(node)
+        root = base
+        while isinstance(root, (cst.Attribute, cst.Subscript)):
+            root = root.value
+        if not isinstance(root, cst.Name):
+            return False
+        loops = self.ctx.enclosing_loops()
+        kind = function_locals(self.ctx, frame.func).kinds.get(root.value)
+        for loop in loops:
+            info = self._loops.get(id(loop))
+            if info is not None and root.value in info["vars"] and kind is None and \
+                    classify(self.ctx, node, frame.func).api != "django":
+                return True
+            if kind is not None and root.value in self._loop_assigned.get(id(loop), ()):
+                return True
+        return False
 
     def _batched(self, node: cst.Call) -> bool:
         """``filter(pk__in=chunk)`` / ``.in_(chunk)`` with a loop variable: a batch, not a row."""
