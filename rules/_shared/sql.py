@@ -67,7 +67,10 @@ class SqlSink:
 
     @property
     def label(self) -> str:
-        return self.name.rsplit(".", 1)[-1] if self.kind != "method" else self.name
+        """A short name for messages: ``text``, ``cur.execute``, ``objects.extra``."""
+        if self.name in SQL_FUNCTIONS:
+            return self.name.rsplit(".", 1)[-1]
+        return ".".join(self.name.split(".")[-2:])
 
 
 def sql_sink(ctx: FileContext, call: cst.Call) -> SqlSink | None:
@@ -399,6 +402,10 @@ class StringFlow:
         recurse = lambda n: self._eval(n, scope, at, depth + 1, seen, local)  # noqa: E731
         if isinstance(node, cst.FormattedString):
             return self._fstring(node, recurse)
+        if isinstance(node, cst.ConcatenatedString):  # with f-string parts
+            left, right = recurse(node.left), recurse(node.right)
+            dynamic = left.dynamic + right.dynamic
+            return Built(True, left.text + right.text, not dynamic, dynamic)
         if isinstance(node, cst.BinaryOperation):
             return self._binary(node, recurse)
         if isinstance(node, cst.IfExp):

@@ -162,8 +162,8 @@ class CommittedSecretFile(ProjectRule):
         if not body_lines:
             return
         encrypted = "ENCRYPTED" in match.group(1) or "Proc-Type: 4,ENCRYPTED" in block[:200]
-        kind = (match.group(1).strip() or "").lower()
-        label = f"{kind} private key" if kind and kind != "encrypted" else "private key"
+        kind = match.group(1).replace("ENCRYPTED", "").strip()
+        label = f"private key ({kind})" if kind else "private key"
         self.report_at(path, line, f"{'an encrypted ' if encrypted else 'a '}{label} is committed: remove it from "
                                    "version control and replace the key",
                        severity=Severity.MEDIUM if encrypted else None, secrets=body_lines)

@@ -336,15 +336,13 @@ def _unescape(text: str) -> str:
     return text.replace("\\n", "\n")
 
 
-def _strip_value(raw: str, hash_comments: bool = True) -> str:
+def _strip_value(raw: str, comment: str = r"\s+#") -> str:
     value = raw.strip()
     if value[:1] in ("'", '"'):
         quote = value[0]
         end = value.find(quote, 1)
         return value[1:end] if end > 0 else value[1:]
-    if hash_comments:
-        value = re.split(r"\s+#", value, maxsplit=1)[0]
-    return value.strip()
+    return re.split(comment, value, maxsplit=1)[0].strip()
 
 
 _DOTENV = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.\-]*)\s*=\s*(.*)$")
@@ -368,7 +366,7 @@ def _parse_ini(line: str):
         return
     m = _INI.match(line)
     if m:
-        yield m.group(1).strip(), _strip_value(m.group(2), hash_comments=False)
+        yield m.group(1).strip(), _strip_value(m.group(2), r"\s+[#;]")
 
 
 def _parse_toml(line: str):

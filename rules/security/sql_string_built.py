@@ -112,7 +112,7 @@ class SqlStringBuilt(FileRule):
             if isinstance(expr, cst.Call) and self._is_wrapper_sink(expr):
                 continue  # reported at the inner call
             built = self._flow.evaluate(expr)
-            if not built.known or not looks_like_sql(built.text):
+            if not built.known or sink.kind == "method" and not looks_like_sql(built.text):
                 continue
             self.checked()
             if not built.dynamic:
@@ -121,8 +121,12 @@ class SqlStringBuilt(FileRule):
             code = " ".join(self.ctx.code_of(part).split())
             if len(code) > 40:
                 code = code[:37] + "..."
-            related = [(p, f"non-constant part interpolated with {h}") for p, h in built.dynamic[:3]
-                       if not _contains(node, p)]
+            related, lines = [], {self.ctx.line_of(node)}
+            for p, h in built.dynamic:
+                line = self.ctx.line_of(p)
+                if line not in lines and not _contains(node, p):
+                    lines.add(line)
+                    related.append((p, f"non-constant part interpolated with {h}"))
             self.report(
                 node,
                 f"SQL text built with {how} from `{code}` reaches `{sink.label}()`: pass values as query "
