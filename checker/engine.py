@@ -325,11 +325,10 @@ def _finish_external(name, pending, cached, digests, cache, registry, enabled, c
                 collected.skipped.append(Skipped(path, f"{name} could not analyse it: {reason}"))
     ran = any(s.name == name and s.ran for s in collected.engines)
     if ran and targets:
-        languages = {f.language for f in targets}
         for slug in enabled:
-            meta = registry.rules[slug].meta()
-            if name in meta.engines and languages & set(meta.languages):
-                count = sum(1 for f in targets if f.language in meta.languages)
+            languages = registry.engine_languages(slug, name)
+            count = sum(1 for f in targets if f.language in languages)
+            if count:
                 collected.checked[slug] = collected.checked.get(slug, 0) + count
 
 
@@ -429,4 +428,4 @@ def _ran_slugs(enabled: set[str], registry: Registry, engines: Sequence[EngineSt
     """Slugs none of whose engines failed on this scan: only their suppressions can be called
     unused (an engine that was not asked for cannot have produced the finding either)."""
     failed = {e.name for e in engines if not e.ran}
-    return {slug for slug in enabled if not set(registry.rules[slug].meta().engines) & failed}
+    return {slug for slug in enabled if not set(registry.meta(slug).engines) & failed}

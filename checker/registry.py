@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -20,6 +20,7 @@ from checker.model import ManualItem, RuleMeta, Section
 from checker.rule import Collector, FileRule, ProjectRule, Rule, Visitor
 
 RULES_PACKAGE = "rules"
+ENGINES = ("checker", "semgrep", "bandit")
 
 
 class RegistryError(Exception):
@@ -33,6 +34,8 @@ class Registry:
     manual: list[ManualItem] = field(default_factory=list)
     redirects: dict[str, str] = field(default_factory=dict)
     root: Path = Path(".")
+    #: slug -> engine -> languages, from the semgrep YAML and the bandit mapping on disk
+    external: dict[str, dict[str, set[str]]] = field(default_factory=dict)
 
     # -- lookups -------------------------------------------------------------------------
     @property
@@ -48,10 +51,27 @@ class Registry:
         return slug
 
     def meta(self, slug: str) -> RuleMeta:
-        return self.rules[self.canonical(slug)].meta()
+        """A rule's metadata, with the engines and languages that really implement it: its
+        own analysis, plus the semgrep YAML and bandit tests found for its slug."""
+        slug = self.canonical(slug)
+        cls = self.rules[slug]
+        meta = cls.meta()
+        covered: dict[str, set[str]] = {}
+        if issubclass(cls, (Visitor, ProjectRule)):
+            covered["checker"] = {"python", *getattr(cls, "text_languages", ())}
+            if issubclass(cls, ProjectRule):
+                covered["checker"] |= set(meta.languages)  # project rules read facts of every language
+        for engine, languages in self.external.get(slug, {}).items():
+            covered.setdefault(engine, set()).update(languages)
+        languages = set().union(*covered.values()) if covered else set()
+        ordered = tuple(lang for lang in meta.languages if lang in languages) or tuple(sorted(languages))
+        return replace(meta, engines=tuple(e for e in ENGINES if e in covered), languages=ordered)
 
     def metas(self) -> dict[str, RuleMeta]:
-        return {slug: cls.meta() for slug, cls in sorted(self.rules.items())}
+        return {slug: self.meta(slug) for slug in sorted(self.rules)}
+
+    def engine_languages(self, slug: str, engine: str) -> set[str]:
+        return set(self.external.get(slug, {}).get(engine, ()))
 
     def file_visitors(self, enabled: Iterable[str]) -> list[type[Visitor]]:
         """What runs in the per-file traversal: enabled file rules, the visitor part of
@@ -106,7 +126,23 @@ def load(package: str = RULES_PACKAGE) -> Registry:
                 collectors[obj.name] = obj
     manual = _load_manual(root / "manual.yaml")
     redirects = _load_yaml(root / "redirects.yaml") or {}
-    return Registry(rules, [collectors[k] for k in sorted(collectors)], manual, dict(redirects), root)
+    return Registry(rules, [collectors[k] for k in sorted(collectors)], manual, dict(redirects), root,
+                    _external(root))
+
+
+def _external(root: Path) -> dict[str, dict[str, set[str]]]:
+    """Which slugs the semgrep YAML and the bandit mapping implement, in which languages.
+    A semgrep fact rule counts for the slugs that use its facts (``checker-used-by``)."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for path in sorted((root / "semgrep").glob("*.y*ml")):
+        for rule in (_load_yaml(path) or {}).get("rules", []):
+            meta = rule.get("metadata", {}) or {}
+            slugs = meta.get("checker-used-by", []) if meta.get("checker-fact") else [meta.get("checker-slug", rule.get("id"))]
+            for slug in slugs:
+                out.setdefault(slug, {}).setdefault("semgrep", set()).update(rule.get("languages", []))
+    for test in ((_load_yaml(root / "bandit.yaml") or {}).get("tests", {}) or {}).values():
+        out.setdefault(test["slug"], {}).setdefault("bandit", set()).add("python")
+    return out
 
 
 def _load_yaml(path: Path):

@@ -316,8 +316,6 @@ class Rule:
     good: ClassVar[Sequence[Example | str]] = ()
     #: Rule options, settable under ``[tool.checker.rules.<slug>]``: name -> default.
     options: ClassVar[Mapping[str, Any]] = {}
-    #: Other engines that implement this slug for other languages ("semgrep", "bandit").
-    engines: ClassVar[tuple[str, ...]] = ()
     scope: ClassVar[str] = "file"
 
     @classmethod
@@ -325,7 +323,6 @@ class Rule:
         def examples(items: Sequence[Example | str]) -> tuple[Example, ...]:
             return tuple(e if isinstance(e, Example) else Example(e) for e in items)
 
-        own = ("checker",) if issubclass(cls, Visitor) or issubclass(cls, ProjectRule) else ()
         return RuleMeta(
             slug=cls.slug,
             checklist=cls.checklist,
@@ -339,7 +336,6 @@ class Rule:
             cwe=tuple(cls.cwe),
             bad=examples(cls.bad),
             good=examples(cls.good),
-            engines=own + tuple(cls.engines),
             options=dict(cls.options),
         )
 
