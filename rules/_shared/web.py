@@ -341,9 +341,28 @@ def handler_for(ctx: FileContext, func: cst.FunctionDef, cls: cst.ClassDef | Non
     key = ("handler", id(func))
     if key in ctx.cache:
         return ctx.cache[key]
+    _module_imports(ctx)
     handler = _detect(ctx, func, cls)
     ctx.cache[key] = handler
     return handler
+
+
+def _module_imports(ctx: FileContext) -> None:
+    """Make the module's top-level imports known before the traversal reaches them, so a
+    handler asked about early (from ``visit_Module``) is detected as it would be later."""
+    key = ("web.module-imports",)
+    if key in ctx.cache:
+        return
+    ctx.cache[key] = True
+    for stmt in ctx.module.body:
+        inner = [stmt]
+        if isinstance(stmt, cst.Try):
+            inner = [s for s in stmt.body.body]
+        for item in inner:
+            if isinstance(item, cst.SimpleStatementLine):
+                for small in item.body:
+                    if isinstance(small, (cst.Import, cst.ImportFrom)):
+                        ctx.add_import(small)
 
 
 def _first_param(func: cst.FunctionDef) -> str | None:
