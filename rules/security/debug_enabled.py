@@ -169,7 +169,8 @@ class DebugEnabled(FileRule):
             for keyword in ("debug", "use_debugger", "use_evalex"):
                 if _true(arg(node, keyword=keyword)):
                     guarded = self._in_main_guard()
-                    self.report(node, f"`{last}({keyword}=True)` serves the interactive debugger: anyone who can "
+                    shown = " ".join(self.ctx.code_of(node.func).split())
+                    self.report(node, f"`{shown}({keyword}=True)` serves the interactive debugger: anyone who can "
                                       "reach an error page can run code", severity=Severity.MEDIUM if guarded else None)
                     return
             return

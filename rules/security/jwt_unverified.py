@@ -140,8 +140,9 @@ class JwtUnverified(FileRule):
             off.remove("the signature")
             signature_off = False
         if off:
-            self.report(node, f"JWT decoded without checking {' and '.join(off)}: a forged or expired token is "
-                              "accepted", severity=Severity.HIGH if signature_off else Severity.MEDIUM)
+            accepted = "a forged token" if signature_off else "an expired token"
+            self.report(node, f"JWT decoded without checking {' and '.join(off)}: {accepted} is accepted",
+                        severity=Severity.HIGH if signature_off else Severity.MEDIUM)
             return
         if signature_off or _false(options.get("verify_signature")):
             return  # a pre-read before a verified decode

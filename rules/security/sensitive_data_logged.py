@@ -26,6 +26,7 @@ REQUEST_BODIES = {"json": "the whole JSON body", "get_json": "the whole JSON bod
                   "form": "the whole form", "headers": "all request headers", "META": "all request headers",
                   "values": "all request values", "cookies": "all cookies", "COOKIES": "all cookies",
                   "text": "the whole body", "post": "the whole form", "content": "the whole body"}
+LOGGER_FACTORIES = frozenset({"getLogger", "get_logger", "getChild", "bind", "wrap_logger", "LoggerAdapter"})
 REQUEST_NAMES = ("request", "req", "self.request", "flask.request", "quart.request", "bottle.request",
                  "sanic.request")
 # Calls that make a value safe to log.
@@ -124,9 +125,29 @@ class SensitiveDataLogged(FileRule):
         name = self.ctx.resolve(func) or ""
         if name.startswith(LOGGING_ROOTS):
             return True
+        if self.ctx.code_of(func.value) in self._loggers():
+            return True
         owner = name.rsplit(".", 1)[0].lower() if "." in name else ""
         last = owner.rsplit(".", 1)[-1].replace("()", "")
         return "log" in last and not last.endswith(("catalog", "blog", "dialog", "changelog", "backlog"))
+
+    def _loggers(self) -> set[str]:
+        """Names and attributes this file assigns a logger to (``audit = structlog.get_logger()``)."""
+        key = ("sensitive-data-logged", "loggers")
+        found = self.ctx.cache.get(key)
+        if found is None:
+            found = set()
+            stack = [self.ctx.module]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, (cst.Assign, cst.AnnAssign)) and isinstance(node.value, cst.Call):
+                    factory = self.ctx.resolve(node.value.func) or ""
+                    if factory.startswith(LOGGING_ROOTS) or factory.rsplit(".", 1)[-1] in LOGGER_FACTORIES:
+                        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                        found.update(self.ctx.code_of(t) for t in targets)
+                stack.extend(node.children)
+            self.ctx.cache[key] = found
+        return found
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.ctx.is_test or not self._is_log_call(node):
@@ -241,5 +262,6 @@ class SensitiveDataLogged(FileRule):
             return None
         owner = self.ctx.resolve(target.value) or ""
         if owner in REQUEST_NAMES or owner.endswith(".request") and owner.startswith(("flask", "quart", "self")):
-            return f"`{owner.rsplit('.', 1)[-1]}.{attr}` ({REQUEST_BODIES[attr]})"
+            call = "()" if isinstance(node, cst.Call) else ""
+            return f"`{owner.rsplit('.', 1)[-1]}.{attr}{call}` ({REQUEST_BODIES[attr]})"
         return None
