@@ -622,6 +622,8 @@ class RequestFlow(cst.CSTVisitor):
                 tainted.append((a, t))
         receiver = self.taint_of(node.func.value) if isinstance(node.func, cst.Attribute) else None
         src = self.source(node)
+        if src is None and isinstance(node.func, cst.Name) and node.func.value in self.helpers:
+            src = self.helpers[node.func.value]
         if src is not None:
             self.result.sources.append((node, src))
             self._call_funcs.add(id(node.func))
