@@ -543,6 +543,81 @@ def framework_family(framework: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# What a handler does
+
+#: Handler names that create something.
+CREATE_NAME = re.compile(r"^(?:create|add|new|register|insert|signup|sign_up|upload|submit|place|make|post_new)"
+                         r"(?:_|$)|_create$", re.IGNORECASE)
+#: Final names of calls that create or save something.
+CREATE_CALL = re.compile(r"(?:^|[._])(?:create|add|insert|register|save|persist|new|place)(?:_|$|[A-Z])|^save$")
+#: Final names of calls that change or remove something.
+CHANGE_CALL = re.compile(r"(?:^|[._])(?:update|delete|remove|destroy|cancel|approve|reject|archive|revoke|"
+                         r"deactivate|activate|close|set|assign|transfer|refund|merge|publish|bulk)(?:_|$|[A-Z])")
+#: Words in a POST handler's name or path that mark an action rather than a change of data.
+ACTION_WORDS = frozenset({
+    "login", "logout", "signin", "signout", "auth", "authenticate", "authorize", "token", "tokens", "refresh",
+    "search", "query", "filter", "preview", "calculate", "calc", "quote", "validate", "validation", "verify",
+    "check", "send", "notify", "webhook", "webhooks", "callback", "callbacks", "hook", "hooks", "run", "execute",
+    "import", "export", "batch", "graphql", "rpc", "ping", "health", "healthz", "echo", "convert", "render",
+    "estimate", "reset", "confirm", "test", "password", "lookup", "resolve", "sync", "toggle", "like", "unlike",
+    "vote", "subscribe", "unsubscribe", "evaluate", "predict", "analyze", "analyse", "sign", "simulate", "dry",
+    "translate", "parse", "format", "compute", "count", "stats", "report", "reports", "download",
+})
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def words_of(text: str) -> set[str]:
+    """Lower-case words of identifiers and paths (``createOrder``, ``create_order``, ``/orders/search``)."""
+    return {w.lower() for w in _WORDS.findall(text)}
+
+
+class _CallNames(cst.CSTVisitor):
+    def __init__(self, ctx: FileContext, root: cst.FunctionDef) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.root = root
+        self.names: list[str] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return node is self.root
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = self.ctx.resolve(node.func)
+        if name:
+            self.names.append(name.replace("()", "").rsplit(".", 1)[-1])
+
+
+def called_names(ctx: FileContext, func: cst.FunctionDef) -> list[str]:
+    """Final names of the calls a function makes (nested functions excluded), memoised."""
+    key = ("web.called", id(func))
+    if key not in ctx.cache:
+        walker = _CallNames(ctx, func)
+        func.visit(walker)
+        ctx.cache[key] = walker.names
+    return ctx.cache[key]
+
+
+def is_action(handler: Handler) -> bool:
+    """A POST endpoint that runs an action (login, search, webhook, preview...)."""
+    return bool(words_of(f"{handler.name} {handler.path or ''} {handler.owner or ''}") & ACTION_WORDS)
+
+
+def creates(ctx: FileContext, handler: Handler) -> bool:
+    """Whether a handler creates something: its name, or a create/add/save-like call."""
+    return bool(CREATE_NAME.search(handler.name)) or any(CREATE_CALL.search(n) for n in called_names(ctx, handler.func))
+
+
+def changes_data(ctx: FileContext, handler: Handler) -> bool:
+    """Whether a handler creates, changes or deletes data: PUT/PATCH/DELETE handlers, and
+    POST handlers that are not actions and create or change something."""
+    if handler.methods & {"put", "patch", "delete"}:
+        return True
+    if "post" not in handler.methods or is_action(handler):
+        return False
+    return creates(ctx, handler) or any(CHANGE_CALL.search(n) for n in called_names(ctx, handler.func))
+
+
+# ---------------------------------------------------------------------------------------
 # Responses
 
 
@@ -819,12 +894,15 @@ class Routes(Collector):
 
     Facts ``apps``: every application object created, as {framework, name}.
 
+    Facts ``routers``: every router or blueprint created, as {framework, name}.
+
     Facts ``urlconfs``: every module-level Django ``urlpatterns`` list, as {framework}.
     """
 
     name = "routes"
     triggers = ("route", "get", "post", "path", "View", "Resource", "add_", "api_view", "Flask", "FastAPI",
-                "Starlette", "Application", "Sanic", "Quart", "url(", "request", "urlpatterns")
+                "Starlette", "Application", "Sanic", "Quart", "url(", "request", "urlpatterns", "Blueprint", "Router",
+                "RouteTableDef")
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(self.ctx.stack) == 3 and any(isinstance(t.target, cst.Name) and t.target.value == "urlpatterns"
@@ -843,6 +921,10 @@ class Routes(Collector):
         if framework:
             target = _assigned_name(self.ctx)
             self.record({"framework": framework, "name": target}, node, key="apps")
+            return
+        framework = ROUTER_CONSTRUCTORS.get(name)
+        if framework:
+            self.record({"framework": framework, "name": _assigned_name(self.ctx)}, node, key="routers")
             return
         if name in URL_PATTERN_FUNCS:
             path = string_value(arg(node, 0) or arg(node, keyword="path") or arg(node, keyword="route"))

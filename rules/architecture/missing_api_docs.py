@@ -183,6 +183,9 @@ class MissingApiDocs(ProjectRule):
         for f in sorted(project.facts("urlconfs"), key=lambda f: (f.path, f.line)):
             if not project.is_test(f.path):
                 anchors.setdefault("django", (f.path, f.line))
+        for f in sorted(project.facts("routers"), key=lambda f: (f.path, f.line)):
+            if not project.is_test(f.path):
+                anchors.setdefault(framework_family(f.data.get("framework")), (f.path, f.line))
         first_route: dict[str, tuple[str, int]] = {}
         for f in sorted(facts, key=lambda f: (f.path, f.line)):
             if f.data.get("json"):

@@ -7,7 +7,7 @@ import libcst as cst
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
 from rules._shared.layers import module_name
-from rules._shared.web import current_handler
+from rules._shared.web import changes_data, current_handler
 
 LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "msg",
                          "success", "notice", "bind"})
@@ -131,7 +131,7 @@ class MissingAuditLog(ProjectRule):
         cls = self.ctx.enclosing_class()
         qual = f"{cls.name.value}.{node.name.value}" if cls is not None and self.ctx.parent() is not None else node.name.value
         handler = current_handler(self.ctx, node)
-        if handler is not None and handler.writes:
+        if handler is not None and changes_data(self.ctx, handler):
             self.checked()
             self.record({"handler": handler.describe(), "logs": scan.logs, "calls": sorted(scan.calls)[:80],
                          "module": module_name(self.ctx.path)}, node.name)

@@ -6,17 +6,9 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
-from rules._shared.web import Handler, Response, current_handler, framework_family, response_of, route_status, \
-    string_value
+from rules._shared.web import Handler, Response, creates, current_handler, framework_family, is_action, \
+    response_of, route_status, string_value
 
-CREATE_NAME = re.compile(r"^(?:create|add|new|register|insert|signup|sign_up|upload|submit|open|place|make|post_new)"
-                         r"(?:_|$)|_create$", re.IGNORECASE)
-CREATE_CALL = re.compile(r"(?:^|[._])(?:create|add|insert|register|save|persist|new|place)(?:_|$|[A-Z])|^save$")
-ACTION_WORDS = re.compile(r"(?:login|logout|signin|sign_in|auth|token|refresh|search|query|filter|preview|calculat|"
-                          r"quote|validat|verify|check|send|notify|webhook|callback|hook|run|execute|import|export|"
-                          r"batch|graphql|rpc|ping|health|echo|convert|render|estimate|reset|confirm|test|password|"
-                          r"lookup|resolve|sync|track|event|log|mark|toggle|like|vote|subscribe|unsubscribe|"
-                          r"evaluate|predict|analy[sz]e|upload_url|sign)", re.IGNORECASE)
 VALIDATION_EXCEPTIONS = re.compile(r"(?:Validation|Invalid|Schema|BadRequest|Unprocessable|Marshmallow|"
                                    r"ParseError|DecodeError)|^(?:ValueError|KeyError|TypeError)$")
 VALIDATION_WORDS = re.compile(r"\b(?:invalid|required|missing|must be|must not|not valid|validation|malformed|"
@@ -64,7 +56,6 @@ class _Walk(cst.CSTVisitor):
         self.excepts: list[list[str]] = []
         self.validation_ifs = 0
         self.post_ifs = 0
-        self.creates = False
         self.sets_status = False
         self.found: list[tuple[Response, list[str], bool, bool]] = []
 
@@ -111,12 +102,6 @@ class _Walk(cst.CSTVisitor):
     def leave_If_orelse(self, node: cst.If) -> None:
         if ("ve", id(node)) in self.rule._marked:
             self.validation_ifs += 1
-
-    def visit_Call(self, node: cst.Call) -> None:
-        name = self.rule.ctx.resolve(node.func) or ""
-        last = name.rsplit(".", 1)[-1]
-        if CREATE_CALL.search(last):
-            self.creates = True
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for t in node.targets:
@@ -278,12 +263,7 @@ class WrongStatusCode(ProjectRule):
         django_branch = handler.framework == "django" and len(methods) > 1
         if "post" not in methods or (len(methods) > 1 and not django_branch):
             return
-        words = f"{handler.name} {handler.path or ''} {handler.owner or ''}"
-        if ACTION_WORDS.search(words):
-            return
-        creates = bool(CREATE_NAME.search(handler.name)) or handler.name in ("create", "post") and walker.creates \
-            or walker.creates
-        if not creates:
+        if is_action(handler) or not creates(self.ctx, handler):
             return
         declared = route_status(self.ctx, handler)
         if handler.route_call is not None and family == "asgi":
