@@ -167,7 +167,7 @@ def scan(
     try:
         report = _with_progress(
             lambda progress: run_scan(
-                targets, config, root=root, select=_scope_select(scope, select_list), ignore=ignore_list,
+                targets, config, root=root, select=_scope_select(scope, select_list or config.select), ignore=ignore_list,
                 jobs=jobs, use_cache=not no_cache, baseline=baseline, diff_base=diff_base, progress=progress,
             ),
             enabled=not quiet,
