@@ -161,9 +161,9 @@ class NPlusOneQuery(ProjectRule):
             "    conn = sqlite3.connect(db_path)\n"
             "    cur = conn.cursor()\n"
             "    for user in users:\n"
-            "        cur.execute(\n"
+            "        cur.execute(  # flagged\n"
             "            'INSERT INTO users (name) VALUES (?)', (user.name,)\n"
-            "        )  # flagged\n"
+            "        )\n"
             "    conn.commit()\n",
             path="app/store.py",
         ),
