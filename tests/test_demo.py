@@ -17,7 +17,7 @@ import pytest
 from checker import registry
 from checker.api import scan
 from checker.checklist import CATALOG_ORDER
-from checker.reporters import RenderOptions, render
+from checker.reporters import RenderOptions, formats, render
 from checker.testing import fired
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
@@ -100,7 +100,7 @@ def test_findings_are_exactly_the_documented_ones(report, documented):
     )
 
 
-@pytest.mark.parametrize("fmt", ["json", "terminal"])
+@pytest.mark.parametrize("fmt", sorted(formats()))
 def test_no_secret_in_output(report, fmt):
     text = render(fmt, report, RenderOptions(color=False, width=120, verbose=True))
     assert text.strip()
