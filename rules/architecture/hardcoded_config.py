@@ -189,10 +189,10 @@ class HardcodedConfig(FileRule):
         name = self._bound_name(node)
         if name is None or ALLOWED_HOST_SETTINGS.search(name):
             return
-        is_host_name = bool(HOST_NAMES.search(name)) or name.lower() in HOST_KEYWORDS
-        if not is_host_name:
-            return
-        if name.lower() in HOST_KEYWORDS and not self._client_call():
+        if self._keyword:
+            if name.lower() not in HOST_KEYWORDS or not self._client_call():
+                return
+        elif not HOST_NAMES.search(name):
             return
         cls = host_class(value)
         self.checked()
@@ -265,10 +265,13 @@ class HardcodedConfig(FileRule):
         return False
 
     def _bound_name(self, node: cst.CSTNode) -> str | None:
-        """The variable, attribute, keyword or dict key the literal is the value of."""
+        """The variable, attribute, keyword or dict key the literal is the value of
+        (``self._keyword`` tells whether it was a keyword argument)."""
+        self._keyword = False
         child: cst.CSTNode = node
         for ancestor in self.ctx.ancestors():
             if isinstance(ancestor, cst.Arg):
+                self._keyword = ancestor.keyword is not None
                 return ancestor.keyword.value if ancestor.keyword is not None and ancestor.value is child else None
             if isinstance(ancestor, cst.DictElement):
                 return string_value(ancestor.key) if ancestor.value is child else None
