@@ -29,6 +29,15 @@ class Instruction:
     line: int
     keyword: str
     args: str
+    #: The physical lines the instruction spans: (line number, text).
+    source: list[tuple[int, str]] = field(default_factory=list)
+
+    def line_of(self, needle: str) -> int:
+        """The physical line where ``needle`` first appears (the first line otherwise)."""
+        for number, text in self.source:
+            if needle in text:
+                return number
+        return self.line
 
 
 @dataclass
@@ -49,6 +58,7 @@ def parse(text: str) -> list[Instruction]:
             escape = m.group(1)
     out: list[Instruction] = []
     buf: list[str] = []
+    source: list[tuple[int, str]] = []
     start = 0
     for number, raw in enumerate(lines, 1):
         stripped = raw.strip()
@@ -58,19 +68,21 @@ def parse(text: str) -> list[Instruction]:
             start = number
         elif stripped.startswith("#") or not stripped:
             continue  # comments and blank lines inside a continuation
+        source.append((number, stripped))
         if stripped.endswith(escape):
             buf.append(stripped[:-1])
             continue
         buf.append(stripped)
-        joined = " ".join(buf)
-        buf = []
-        keyword, _, args = joined.partition(" ")
-        out.append(Instruction(start, keyword.upper(), args.strip()))
+        out.append(_instruction(start, buf, source))
+        buf, source = [], []
     if buf:
-        joined = " ".join(buf)
-        keyword, _, args = joined.partition(" ")
-        out.append(Instruction(start, keyword.upper(), args.strip()))
+        out.append(_instruction(start, buf, source))
     return out
+
+
+def _instruction(start: int, buf: list[str], source: list[tuple[int, str]]) -> Instruction:
+    keyword, _, args = " ".join(buf).partition(" ")
+    return Instruction(start, keyword.upper(), args.strip(), list(source))
 
 
 def key_values(args: str) -> list[tuple[str, str]]:
@@ -234,7 +246,7 @@ class DockerfileHygiene(FileRule):
                 continue
             if PLACEHOLDER.match(value.strip()) or value.strip().startswith("$"):
                 continue
-            self.report_line(ins.line, f"`{ins.keyword} {name}` bakes a secret into the image (it stays readable in "
+            self.report_line(ins.line_of(name), f"`{ins.keyword} {name}` bakes a secret into the image (it stays readable in "
                                        "the image metadata and history): pass it at run time or use a build secret "
                                        "mount (`RUN --mount=type=secret`)", severity=Severity.HIGH, secrets=[value])
 
@@ -294,6 +306,6 @@ class DockerfileHygiene(FileRule):
                         found.append(word)
             if found:
                 shown = ", ".join(f"`{w}`" for w in found[:4])
-                self.report_line(ins.line, f"this single-stage build installs build tools ({shown}) that stay in the "
+                self.report_line(ins.line_of(found[0]), f"this single-stage build installs build tools ({shown}) that stay in the "
                                            "final image: build in a separate stage and copy only the results",
                                  severity=Severity.LOW, confidence=Confidence.MEDIUM)

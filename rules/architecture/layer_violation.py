@@ -44,7 +44,9 @@ class LayerViolation(ProjectRule):
     ## Known limits
     Imports inside functions count like module-level ones. Dynamic imports and
     attribute access through an imported package (`import app; app.api.x`) are not
-    followed. Modules outside any layer are not judged.
+    followed. Modules outside any layer are not judged. Without configured layers, a module
+    that declares routes or creates the application counts as a controller whatever its
+    folder is called.
     """
 
     slug = "layer-violation"
@@ -89,11 +91,19 @@ class LayerViolation(ProjectRule):
         paths = [f.path for f in project.files if f.language == "python"]
         layers = layers_from_settings(project.settings, paths)
         index = ModuleIndex(paths)
+        # Without configured layers, a module that declares routes or creates the app is a
+        # controller whatever its folder is called (a service's ``service/main.py``).
+        web_files = set() if layers.configured else {
+            f.path for key in ("routes", "apps", "routers") for f in project.facts(key)}
+
+        def layer_of(path: str) -> str | None:
+            return layers.controllers if path in web_files else layers.layer_of(path)
+
         seen: set[tuple[str, int]] = set()
         for fact in project.facts("imports"):
             if project.is_test(fact.path):
                 continue
-            mine = layers.layer_of(fact.path)
+            mine = layer_of(fact.path)
             if mine is None:
                 continue
             self.checked()
@@ -112,7 +122,7 @@ class LayerViolation(ProjectRule):
             for target_path, target_module in targets:
                 if target_path == fact.path:
                     continue
-                theirs = layers.layer_of(target_path)
+                theirs = layer_of(target_path)
                 if theirs is None or layers.index(theirs) >= layers.index(mine):
                     continue
                 if (fact.path, fact.line) in seen:

@@ -17,6 +17,8 @@ OPENAPI_MODULES = ("apispec", "flasgger", "flask_smorest", "flask_restx", "flask
 SPEC_NAME = re.compile(r"(?:^|/)(?:openapi|swagger|api[-_]?spec|spec)[^/]*\.(?:ya?ml|json)$", re.IGNORECASE)
 SPEC_CANDIDATE = re.compile(r"(?:api|spec|schema|openapi|swagger)[^/]*\.(?:ya?ml|json)$", re.IGNORECASE)
 SPEC_HEAD = re.compile(r"""^\s*["']?(?:openapi|swagger)["']?\s*:""", re.MULTILINE)
+# ``dict[str, Any]``-style annotations document nothing about the body.
+LOOSE_GENERIC = re.compile(r"^(?:typing\.)?(?:dict|Dict|Mapping|List|list)\[.*\bAny\]$")
 LOOSE_ANNOTATIONS = frozenset({"Any", "typing.Any", "dict", "Dict", "typing.Dict", "object", "JSONResponse",
                                "fastapi.responses.JSONResponse", "starlette.responses.JSONResponse"})
 FAMILY_NAMES = {"flask": "Flask", "django": "Django", "aiohttp": "aiohttp", "asgi": "Starlette"}
@@ -142,7 +144,7 @@ class MissingApiDocs(ProjectRule):
             shown = text or self.ctx.code_of(annotation).strip()
             if shown == "None":
                 has_model = False  # fine only for 204 routes, checked below
-            elif shown in LOOSE_ANNOTATIONS:
+            elif shown in LOOSE_ANNOTATIONS or LOOSE_GENERIC.match(shown):
                 has_model = False
             else:
                 has_model = True  # a model, a list of models, or a response class
