@@ -894,7 +894,7 @@ class Routes(Collector):
 
     Facts ``apps``: every application object created, as {framework, name}.
 
-    Facts ``routers``: every router or blueprint created, as {framework, name}.
+    Facts ``routers``: every router or blueprint created, as {framework, name, prefix}.
 
     Facts ``urlconfs``: every module-level Django ``urlpatterns`` list, as {framework}.
     """
@@ -902,6 +902,7 @@ class Routes(Collector):
     name = "routes"
     triggers = ("route", "get", "post", "path", "View", "Resource", "add_", "api_view", "Flask", "FastAPI",
                 "Starlette", "Application", "Sanic", "Quart", "url(", "request", "urlpatterns", "Blueprint", "Router",
+                "register",
                 "RouteTableDef")
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -924,7 +925,9 @@ class Routes(Collector):
             return
         framework = ROUTER_CONSTRUCTORS.get(name)
         if framework:
-            self.record({"framework": framework, "name": _assigned_name(self.ctx)}, node, key="routers")
+            prefix = string_value(arg(node, keyword="prefix") or arg(node, keyword="url_prefix"))
+            self.record({"framework": framework, "name": _assigned_name(self.ctx), "prefix": prefix}, node,
+                        key="routers")
             return
         if name in URL_PATTERN_FUNCS:
             path = string_value(arg(node, 0) or arg(node, keyword="path") or arg(node, keyword="route"))
@@ -938,6 +941,17 @@ class Routes(Collector):
                 self.record(data, node)
             return
         last = name.rsplit(".", 1)[-1]
+        if last == "register" and isinstance(node.func, cst.Attribute) and _drf_router_file(self.ctx):
+            prefix = string_value(arg(node, 0) or arg(node, keyword="prefix"))
+            view = arg(node, 1) or arg(node, keyword="viewset")
+            if prefix is not None and view is not None:
+                data = {"path": prefix, "methods": [], "framework": "drf", "handler": _handler_name(view),
+                        "owner": self.ctx.resolve(node.func.value)}
+                basename = string_value(arg(node, 2) or arg(node, keyword="basename"))
+                if basename:
+                    data["name"] = basename
+                self.record(data, node)
+            return
         if last in REGISTRATION_ATTRS and isinstance(node.func, cst.Attribute):
             if last == "add_resource":
                 path = string_value(arg(node, 1))
@@ -949,6 +963,10 @@ class Routes(Collector):
                 verb = last[4:] if last.startswith("add_") and last[4:] in HTTP_METHODS else None
                 self.record({"path": path, "methods": [verb] if verb else [], "framework": REGISTRATION_ATTRS[last],
                              "handler": _handler_name(view), "owner": self.ctx.resolve(node.func.value)}, node)
+
+
+def _drf_router_file(ctx: FileContext) -> bool:
+    return ctx.imported("rest_framework") and ("DefaultRouter" in ctx.text or "SimpleRouter" in ctx.text)
 
 
 def _assigned_name(ctx: FileContext) -> str | None:

@@ -4,9 +4,10 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
-from rules._shared.web import _framework_of, current_handler, framework_family, responses_in
+from rules._shared.web import _framework_of, arg, current_handler, framework_family, responses_in
 
 ERROR_HANDLER_DECORATORS = frozenset({"errorhandler", "app_errorhandler", "exception_handler"})
+ERROR_HANDLER_CALLS = frozenset({"register_error_handler", "add_exception_handler"})
 
 
 def _shape_text(shape: str) -> str:
@@ -103,6 +104,28 @@ class InconsistentResponseFormat(ProjectRule):
             path="app/api/catalog.py",
         ),
     )
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._registered: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # ``app.register_error_handler(NotFound, not_found)``: the handler is a module function.
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ERROR_HANDLER_CALLS:
+            target = arg(node, 1)
+            if isinstance(target, cst.Name):
+                self._registered.add(target.value)
+
+    def leave_Module(self, node: cst.Module) -> None:
+        if self.ctx.is_test or not self._registered:
+            return
+        family = framework_family(_framework_of(self.ctx))
+        for stmt in node.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value in self._registered \
+                    and current_handler(self.ctx, stmt) is None and not self._error_handler(stmt):
+                for r in responses_in(self.ctx, stmt):
+                    if r.is_error and r.shape is not None:
+                        self.record({"family": family, "shape": r.shape, "handler": f"error handler `{stmt.name.value}`"},
+                                    r.node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if self.ctx.is_test:

@@ -172,6 +172,10 @@ class MissingApiDocs(ProjectRule):
         for f in facts:
             if f.data.get("json"):
                 json_routes[f.data["family"]] = json_routes.get(f.data["family"], 0) + 1
+        # DRF viewsets registered on a router answer JSON through inherited actions.
+        for f in project.facts("routes"):
+            if f.data.get("framework") == "drf" and f.data.get("path") is not None and not project.is_test(f.path):
+                json_routes["django"] = json_routes.get("django", 0) + 1
         judged = {family for family, count in json_routes.items() if count >= min_routes and family in FAMILY_NAMES}
         if not judged:
             return

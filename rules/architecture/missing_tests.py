@@ -105,8 +105,9 @@ class MissingTests(ProjectRule):
             return
         kind = "handlers" if handlers else "services" if layer == "services" and layer != layers.controllers else None
         first = handlers[0].func.name if handlers else defs[0][1].name
+        names = [h.name for h in handlers] + sorted({h.cls.name.value for h in handlers if h.cls is not None})
         self.record({"kind": kind, "defs": [n for n, _ in defs if not n.startswith("_")][:200],
-                     "handlers": [h.name for h in handlers][:200]}, first)
+                     "handlers": names[:200]}, first)
 
     def check(self, project: ProjectContext) -> None:
         python = [f.path for f in project.files if f.language == "python"]
@@ -165,11 +166,21 @@ class MissingTests(ProjectRule):
             words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
             strings.extend(m.group(2) for m in STRING.finditer(text))
             strings.extend(re.sub(r"\{[^}]*\}", "x", m.group(1)) for m in re.finditer(r"""f['"](/[^'"]*)['"]""", text))
+        prefixes: dict[tuple[str, str], str] = {}
+        for fact in project.facts("routers"):
+            if fact.data.get("name") and fact.data.get("prefix"):
+                prefixes[(fact.path, fact.data["name"])] = fact.data["prefix"]
         routes_by_handler: dict[str, list[tuple[str, str | None]]] = {}
         for fact in project.facts("routes"):
             name = fact.data.get("handler")
             if name:
-                routes_by_handler.setdefault(name, []).append((fact.data.get("path") or "", fact.data.get("name")))
+                route = fact.data.get("path") or ""
+                prefix = prefixes.get((fact.path, fact.data.get("owner") or ""))
+                if prefix:
+                    route = prefix.rstrip("/") + "/" + route.lstrip("/") if route else prefix
+                entry = (route, fact.data.get("name"))
+                routes_by_handler.setdefault(f"{fact.path}:{name}", []).append(entry)
+                routes_by_handler.setdefault(name, []).append(entry)
         url_strings = [s for s in strings if s.startswith("/")]
         name_strings = set(s for s in strings if not s.startswith("/"))
         for path, fact in targets.items():
@@ -181,7 +192,7 @@ class MissingTests(ProjectRule):
                 continue
             for handler in fact.data.get("handlers", []):
                 hit = False
-                for route, url_name in routes_by_handler.get(handler, ()):
+                for route, url_name in routes_by_handler.get(f"{path}:{handler}") or routes_by_handler.get(handler, ()):
                     if url_name and url_name in name_strings:
                         hit = True
                         break
@@ -192,7 +203,9 @@ class MissingTests(ProjectRule):
                 if hit:
                     covered.add(path)
                     break
-        # Modules imported by tested modules are exercised through them.
+        # Modules imported by tested modules are exercised through them; handler modules are
+        # not: importing the application wires every router without testing any route.
+        handler_modules = {path for path, fact in targets.items() if fact.data.get("kind") == "handlers"}
         changed = True
         while changed:
             changed = False
@@ -200,7 +213,7 @@ class MissingTests(ProjectRule):
                 for data in imports.get(path, ()):
                     for _, target in index.resolve_from(data["module"], data.get("names", []), near=path) \
                             if data.get("names") else [("", t) for t in [index.resolve(data["module"], near=path)] if t]:
-                        if target not in covered:
+                        if target not in covered and target not in handler_modules:
                             covered.add(target)
                             changed = True
         return covered
