@@ -213,3 +213,76 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path):
         atomic_write(path, "caf\u00e9", encoding="ascii")
     assert path.read_bytes() == b"second\r\n"
     assert sorted(p.name for p in path.parent.iterdir()) == ["out.txt"]
+
+
+# ----------------------------------------------------------------------------- end to end
+
+APP_V1 = """\
+import requests
+
+
+def fetch(url):
+    return requests.get(url, verify=False, timeout=5)
+"""
+
+# Lines inserted above, and the function moved down: the baseline still matches.
+APP_V2 = """\
+\"\"\"HTTP helpers.\"\"\"
+import logging
+
+import requests
+
+log = logging.getLogger(__name__)
+
+
+def fetch(url):
+    return requests.get(url, verify=False, timeout=5)
+"""
+
+# The same violation copied into a second branch of the same function: one more is new.
+APP_V3 = APP_V2.replace(
+    "def fetch(url):\n",
+    "def fetch(url):\n    if url.startswith('https://internal'):\n"
+    "        return requests.get(url, verify=False, timeout=5)\n",
+)
+
+
+def _cli(root: Path, *args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "checker", *args], cwd=root,
+                          capture_output=True, text=True)
+
+
+def _findings(done) -> list[tuple[str, str, int]]:
+    report = json.loads(done.stdout)
+    return [(f["rule"], f["path"], f["line"]) for f in report["findings"]]
+
+
+def test_baseline_command_and_scan_end_to_end(tmp_path: Path):
+    (tmp_path / ".git").mkdir()  # the project root marker
+    (tmp_path / "app.py").write_text(APP_V1)
+    done = _cli(tmp_path, "baseline", "--no-cache")
+    assert done.returncode == 0, done.stderr
+    written = (tmp_path / ".checker-baseline.json").read_text()
+    document = json.loads(written)
+    assert [(e["rule"], e["path"], e["count"]) for e in document["findings"].values()] == [
+        ("tls-verify-disabled", "app.py", 1)]
+
+    (tmp_path / "app.py").write_text(APP_V2)
+    done = _cli(tmp_path, "scan", "--no-cache", "--format", "json", "--baseline",
+                ".checker-baseline.json", "--select", "tls-verify-disabled")
+    assert done.returncode == 0, done.stderr
+    assert _findings(done) == []
+
+    # Regenerating on moved code leaves the file byte for byte as it was.
+    assert _cli(tmp_path, "baseline", "--no-cache").returncode == 0
+    assert (tmp_path / ".checker-baseline.json").read_text() == written
+
+    (tmp_path / "app.py").write_text(APP_V3)
+    done = _cli(tmp_path, "scan", "--no-cache", "--format", "json", "--baseline",
+                ".checker-baseline.json", "--select", "tls-verify-disabled")
+    assert done.returncode == 1, done.stderr
+    # Line 12 is the copy in the new branch; line 13 is the recorded one.
+    assert _findings(done) == [("tls-verify-disabled", "app.py", 12)]
