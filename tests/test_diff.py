@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -282,3 +283,42 @@ def test_parse_diff_ignores_content_that_looks_like_headers():
         "+v = 1\n"
     )
     assert diff.parse_diff(text) == {"x.sql": {3, 4}, "logo.png": set(), "t\u00e9\tst.py": {1}}
+
+
+def test_scan_with_diff_base_end_to_end(repo: Path, tmp_path: Path):
+    import json
+    import sys
+
+    # main already had one insecure call; the feature branch adds two more.
+    git(repo, "checkout", "-q", "main")
+    write(repo, "app/legacy.py", "import requests\n\n\ndef old(u):\n"
+                                 "    return requests.get(u, verify=False, timeout=5)\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "legacy")
+    git(repo, "checkout", "-q", "feature")
+    git(repo, "merge", "-q", "--no-edit", "main")
+
+    def scan(*args: str):
+        return subprocess.run(
+            [sys.executable, "-m", "checker", "scan", "--no-cache", "--select",
+             "tls-verify-disabled", *args], cwd=repo, capture_output=True, text=True)
+
+    done = scan("--format", "json", "--diff-base", "main")
+    assert done.returncode == 1, done.stderr
+    found = [(f["path"], f["line"]) for f in json.loads(done.stdout)["findings"]]
+    assert found == [("app/client.py", 9), ("app/client.py", 13)]
+
+    done = scan("--format", "markdown", "--diff-base", "main")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("Whole project"))
+    # Before: the legacy call only; now: three calls. The score went down.
+    assert re.match(r"Whole project: score at main \(`[0-9a-f]{7}`\) \*\*\d+\.\d\*\* \(\w\) "
+                    r"\u2192 now \*\*\d+\.\d\*\* \(\w\), \*\*-\d+\.\d\*\*\. Findings below are "
+                    r"only those on lines changed since main\.$", line), line
+
+    done = scan("--format", "json")
+    found = [(f["path"], f["line"]) for f in json.loads(done.stdout)["findings"]]
+    assert found == [("app/client.py", 9), ("app/client.py", 13), ("app/legacy.py", 5)]
+
+    done = scan("--diff-base", "no-such-branch")
+    assert done.returncode == 2
+    assert "unknown diff base 'no-such-branch'" in done.stderr
