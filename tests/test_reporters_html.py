@@ -276,3 +276,13 @@ def test_findings_of_unknown_rules_get_an_other_filter():
         ("security", "tls-verify-disabled"), ("other", "from-a-plugin")]
     assert [i.attrs["value"] for i in doc.find_all("input", name="section")] == [
         "security", "other"]
+
+
+def test_code_spans_in_messages():
+    doc = parse(html.render(sample_report()))
+    message = doc.find("article", data_rule="sql-string-built").find("p", cls="message")
+    assert [c.text() for c in message.find_all("code")] == ["cur.execute"]
+    assert message.text() == ("SQL built with an f-string reaches cur.execute: pass the values "
+                              "as parameters")
+    summary = doc.find("section", id="rule-print-logging").find("p", cls="muted")
+    assert [c.text() for c in summary.find_all("code")] == ["print()"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import re
 from collections import Counter, defaultdict
 from html import escape
 
@@ -34,6 +35,11 @@ STATUS_TEXT = {
 
 def e(text) -> str:
     return escape(str(text), quote=True)
+
+
+def rich(text) -> str:
+    """Escaped text with Markdown-style `code` spans shown as code (messages use them)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", e(text))
 
 
 def _grade_class(grade: str) -> str:
@@ -260,12 +266,12 @@ def _finding(finding: Finding, section: str) -> str:
         f'<span class="meta">{finding.confidence.label} confidence'
         + (f", \u2212{finding.points:.1f} points" if finding.points else "")
         + f", {e(finding.engine)}</span></header>"
-        f'<p class="message">{e(redact(finding.message))}</p>'
+        f'<p class="message">{rich(redact(finding.message))}</p>'
     ]
     if finding.related:
         parts.append('<ul class="related">' + "".join(
             f'<li><span class="where">{e(r.path or finding.path)}:{r.line}</span> '
-            f"{e(redact(r.message))}</li>" for r in finding.related) + "</ul>")
+            f"{rich(redact(r.message))}</li>" for r in finding.related) + "</ul>")
     if finding.snippet:
         parts.append(_snippet(finding))
     parts.append("</article>")
@@ -289,7 +295,7 @@ def _findings(report: Report) -> str:
         wording = meta.checklist if meta else slug
         found = sorted(by_rule[slug], key=lambda f: (-int(f.severity), -int(f.confidence),
                                                     f.path, f.span.line, f.span.column))
-        summary = f"<p class=\"muted\">{e(meta.summary)}</p>" if meta and meta.summary else ""
+        summary = f"<p class=\"muted\">{rich(meta.summary)}</p>" if meta and meta.summary else ""
         out.append(f'<section class="group" id="rule-{e(slug)}" data-section="{e(section)}">'
                    f'<h3>{e(wording)} <span class="slug">({e(slug)}, {len(found)})</span></h3>'
                    f"{summary}" + "".join(_finding(f, section) for f in found) + "</section>")

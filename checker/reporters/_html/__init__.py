@@ -60,7 +60,7 @@ form#filters label { cursor: pointer; white-space: nowrap; }
 .finding header { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; }
 .badge { display: inline-block; color: #fff; border-radius: 10px; padding: 0 8px; font-size: 12px; font-weight: 600; text-transform: uppercase; }
 .where { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
-.message { margin: 6px 0; }
+.message { margin: 6px 0; white-space: pre-line; }
 .related { margin: 4px 0; padding-left: 18px; font-size: 13px; }
 pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; overflow-x: auto; margin: 6px 0 0; }
 .lineno { color: var(--muted); user-select: none; display: inline-block; min-width: 3ch; text-align: right; margin-right: 1.5ch; }
