@@ -18,7 +18,9 @@ file, the most specific glob (the most literal characters) wins. The first layer
 request handlers live.
 
 Without configuration, layers come from folder and module names, the innermost name
-deciding (``orders/views.py`` is a controller, ``api/models.py`` a model):
+deciding (``orders/views.py`` is a controller, ``api/models.py`` a model); a file's own
+name counts only in its plural or unambiguous form (``services.py`` is a service module,
+``service.py``, often a client of some external service, is not):
 
 * controllers: controllers, routes, routers, views, viewsets, api, apis, endpoints, handlers,
   resources, blueprints
@@ -49,6 +51,16 @@ DEFAULT_LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                                 "data_access"})),
     ("models", frozenset({"models", "model", "entities", "entity", "schemas"})),
 )
+# File names (without .py) that name a layer; singular words (``service.py``, ``model.py``)
+# are too often something else (a client for an external service, a data class).
+STEM_WORDS: dict[str, frozenset[str]] = {
+    "controllers": frozenset({"controllers", "routes", "routers", "views", "viewsets", "api", "endpoints",
+                              "handlers", "resources", "blueprints"}),
+    "services": frozenset({"services", "use_cases", "usecases", "interactors"}),
+    "repositories": frozenset({"repositories", "repository", "repos", "crud", "dal", "dao", "daos",
+                               "persistence", "data_access"}),
+    "models": frozenset({"models", "entities", "schemas"}),
+}
 REPOSITORY_WORDS = ("repositor", "repo", "crud", "dal", "dao", "persistence", "data")
 SOURCE_ROOTS = ("src", "lib", "source")
 
@@ -179,16 +191,27 @@ class Layers:
         return best[2] if best else None
 
     def _default_layer(self, path: str) -> str | None:
+        found = self.default_layer_and_source(path)
+        return found[0] if found else None
+
+    def default_layer_and_source(self, path: str) -> tuple[str, str] | None:
+        """The inferred layer of a file and whether the file's own name (``"name"``) or a
+        folder (``"folder"``) says so."""
         parts = module_parts(path)
+        is_file = path.endswith(".py") and not path.endswith("__init__.py")
         for depth in range(len(parts) - 1, -1, -1):
             word = parts[depth].lower()
-            layer = default_layer_of_word(word)
+            own_name = is_file and depth == len(parts) - 1
+            if own_name:
+                layer = next((name for name, words in STEM_WORDS.items() if word in words), None)
+            else:
+                layer = default_layer_of_word(word)
             if layer is None:
                 continue
             prefix = "/".join(parts[: depth + 1])
             if prefix in self.containers and depth < len(parts) - 1:
                 continue
-            return layer
+            return layer, "name" if own_name else "folder"
         return None
 
     def data_owner(self) -> str:

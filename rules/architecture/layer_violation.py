@@ -6,7 +6,7 @@ from rules._shared.layers import ModuleIndex, layers_from_settings, module_name,
 
 # Objects of the web framework's request cycle: only the controllers layer should touch them.
 WEB_OBJECTS = {
-    "flask.request": "Flask's request object", "flask.session": "Flask's session", "flask.g": "Flask's request globals",
+    "flask.request": "Flask's request object", "flask.session": "Flask's session",
     "flask.jsonify": "Flask's response helper", "flask.make_response": "Flask's response helper",
     "quart.request": "Quart's request object",
     "fastapi.Request": "FastAPI's Request", "starlette.requests.Request": "Starlette's Request",
@@ -93,11 +93,26 @@ class LayerViolation(ProjectRule):
         index = ModuleIndex(paths)
         # Without configured layers, a module that declares routes or creates the app is a
         # controller whatever its folder is called (a service's ``service/main.py``).
+        python_files = set(paths)
         web_files = set() if layers.configured else {
             f.path for key in ("routes", "apps", "routers") for f in project.facts(key)}
 
         def layer_of(path: str) -> str | None:
             return layers.controllers if path in web_files else layers.layer_of(path)
+
+        def target_layer(path: str) -> str | None:
+            # A module called ``endpoints.py`` or ``api.py`` that declares no routes is often
+            # no controller at all (protocol endpoints, a client API): trust its name only
+            # when it serves requests or its folder says so.
+            if path in web_files or layers.configured:
+                return layer_of(path)
+            found = layers.default_layer_and_source(path)
+            if found is None:
+                return None
+            layer, source = found
+            if layer == layers.controllers and source == "name" and path in python_files:
+                return None
+            return layer
 
         seen: set[tuple[str, int]] = set()
         for fact in project.facts("imports"):
@@ -122,7 +137,7 @@ class LayerViolation(ProjectRule):
             for target_path, target_module in targets:
                 if target_path == fact.path:
                     continue
-                theirs = layer_of(target_path)
+                theirs = target_layer(target_path)
                 if theirs is None or layers.index(theirs) >= layers.index(mine):
                     continue
                 if (fact.path, fact.line) in seen:

@@ -23,6 +23,27 @@ def _is_empty_body(func: cst.FunctionDef) -> bool:
     return True
 
 
+GENERATED = ("auto generated", "end alembic commands", "todo", "fixme", "xxx")
+
+
+def _explained(func: cst.FunctionDef) -> bool:
+    """Whether an empty body carries a comment saying why (``# nothing to undo: ...``);
+    Alembic's generated markers and TODOs do not count."""
+    comments: list[str] = []
+
+    class _Comments(cst.CSTVisitor):
+        def visit_Comment(self, node: cst.Comment) -> None:
+            comments.append(node.value.lower())
+
+    body = func.body
+    if isinstance(body, cst.IndentedBlock):
+        for stmt in body.body:  # the block's header (the ``def`` line's own comment) is not read
+            stmt.visit(_Comments())
+        for line in body.footer:
+            line.visit(_Comments())
+    return any(not any(word in c for word in GENERATED) for c in comments)
+
+
 def _raises_not_implemented(func: cst.FunctionDef) -> bool:
     body = func.body
     stmts = body.body if isinstance(body, cst.IndentedBlock) else ()
@@ -51,7 +72,9 @@ class MigrationWithoutRollback(FileRule):
 
     * Alembic (and Flask-Migrate) revisions whose `downgrade()` does nothing (`pass`,
       `...`, only a docstring), raises `NotImplementedError`, or is missing while
-      `upgrade()` changes something;
+      `upgrade()` changes something; an empty `downgrade()` with a comment explaining why
+      nothing needs undoing (`# nothing to do: the data fix is harmless to keep`) is a
+      declared decision and is accepted, Alembic's generated comments and TODOs are not;
     * Django migrations with `RunPython` operations that have no `reverse_code` and
       `RunSQL` operations that have no `reverse_sql` (Django then refuses to migrate
       backwards past them).
@@ -148,6 +171,8 @@ class MigrationWithoutRollback(FileRule):
             self.report(upgrade.name, "this Alembic revision has no `downgrade()`: write the steps that undo "
                                       "`upgrade()` so a failed release can be rolled back")
         elif _is_empty_body(downgrade):
+            if _explained(downgrade):
+                return  # a comment declares that nothing needs undoing
             self.report(downgrade.name, "`downgrade()` does nothing, so rolling back leaves the schema changed by "
                                         "`upgrade()`: write the reverse steps")
         elif _raises_not_implemented(downgrade):

@@ -66,6 +66,9 @@ class _Events(cst.CSTVisitor):
             if name.rsplit(".", 1)[-1] in ("begin",) and isinstance(node.func, cst.Attribute):
                 self.events.append(("begin", "sqlalchemy", node, self.tx > 0, self.loops > 0, "begin"))
             return True
+        if found.api == "django" and found.method in ("save", "delete", "asave", "adelete") \
+                and not self.ctx.imported("django") and ".objects" not in self.ctx.text:
+            return False  # an instance method outside Django code: not known to be the ORM's
         if found.op == WRITE or found.op == STAGE:
             self.events.append(("write", found.api, node, self.tx > 0, self.loops > 0, found.description))
         elif found.op == TRANSACTION and found.method in ("commit", "begin"):
@@ -251,8 +254,10 @@ class MissingTransaction(ProjectRule):
                 continue
             lines = ", ".join(str(n) for n in data["lines"][:6])
             if data["api"] in AUTOCOMMIT_APIS:
-                msg = (f"`{data['function']}` writes {len(data['lines'])} times (lines {lines}; first: {data['what']}) "
-                       f"with no transaction: a failure between them leaves partial data; {FIX[data['api']]}")
+                count = len(data["lines"])
+                what = f"writes {count} times (lines {lines}" if count > 1 else f"writes in a loop (line {lines}"
+                msg = (f"`{data['function']}` {what}; first: {data['what']}) with no transaction: a failure "
+                       f"between them leaves partial data; {FIX[data['api']]}")
             else:
                 msg = (f"`{data['function']}` commits its writes in separate transactions (lines {lines}): a failure "
                        f"after the first commit leaves partial data; {FIX[data['api']]}")

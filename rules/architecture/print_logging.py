@@ -23,8 +23,9 @@ class PrintLogging(ProjectRule):
     routes, an application object or Django URL patterns): request handlers, services,
     repositories, background code.
 
-    Terminal programs are left alone: `__main__` blocks, functions named `main`, click and
-    typer commands, files that parse command lines (argparse, click, typer...), Django
+    Terminal programs are left alone: `__main__` blocks, functions named `main` or named
+    for printing (`print_report`), functions that also write with `click.echo`/`secho` or
+    `typer.echo`, click and typer commands, files that parse command lines (argparse, click, typer...), Django
     management commands, `scripts/`, `bin/`, `tools/`, `manage.py`, `setup.py`, migrations,
     and test code; so is `print(..., file=fh)` writing to a file. Projects that are not
     servers (libraries, command-line tools) are not checked at all.
@@ -109,7 +110,8 @@ class PrintLogging(ProjectRule):
             if isinstance(ancestor, cst.If) and _is_main_guard(ancestor):
                 return True
             if isinstance(ancestor, cst.FunctionDef):
-                if ancestor.name.value in CLI_FUNCTIONS:
+                name = ancestor.name.value
+                if name in CLI_FUNCTIONS or "print" in name.lower() or self._echoes(ancestor):
                     return True
                 for deco in ancestor.decorators:
                     expr = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
@@ -117,6 +119,24 @@ class PrintLogging(ProjectRule):
                     if name.split(".", 1)[0] in ("click", "typer") or name.rsplit(".", 1)[-1] in CLI_DECORATOR_WORDS:
                         return True
         return False
+
+    def _echoes(self, func: cst.FunctionDef) -> bool:
+        """Whether a function also writes to the terminal through click, typer or rich: its
+        prints are terminal output too."""
+        key = ("print-logging.echoes", id(func))
+        if key not in self.ctx.cache:
+            found = False
+            ctx = self.ctx
+
+            class _Walk(cst.CSTVisitor):
+                def visit_Call(self, node: cst.Call) -> None:
+                    nonlocal found
+                    if (ctx.resolve(node.func) or "") in TERMINAL_WRITERS:
+                        found = True
+
+            func.visit(_Walk())
+            self.ctx.cache[key] = found
+        return self.ctx.cache[key]
 
     def check(self, project: ProjectContext) -> None:
         server = any(not project.is_test(f.path) for key in ("routes", "apps", "urlconfs") for f in project.facts(key))
@@ -127,6 +147,10 @@ class PrintLogging(ProjectRule):
             where = f" in `{fact.data['function']}`" if fact.data.get("function") else ""
             self.report_at(fact.path, fact.line, f"`print()`{where} writes unstructured text to stdout: use a "
                                                  "logger with a level (`logging.getLogger(__name__)`)")
+
+
+TERMINAL_WRITERS = frozenset({"click.echo", "click.secho", "typer.echo", "typer.secho", "rich.print",
+                              "sys.stdout.write", "click.style", "click.confirm", "click.prompt"})
 
 
 def _is_main_guard(node: cst.If) -> bool:
