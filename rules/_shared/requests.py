@@ -55,6 +55,9 @@ REQUEST_ATTRS = {
     "args": QUERY, "GET": QUERY, "query_params": QUERY, "query": QUERY, "rel_url": QUERY,
     "files": FILES, "FILES": FILES,
 }
+# Reads of the raw, unparsed body.
+RAW_CALLS = frozenset({"get_data", "body", "text", "read"})
+RAW_ATTRS = frozenset({"body", "stream"})
 # request.<method>() -> kind
 REQUEST_CALLS = {
     "get_json": BODY, "get_data": BODY, "json": BODY, "form": BODY, "body": BODY, "post": BODY,
@@ -77,7 +80,9 @@ PROPAGATING_METHODS = frozenset({
     "lists", "__getitem__", "format", "join",
 })
 # Calls whose result is as much client data as their first argument.
-PASSING_CALLS = frozenset({"json.loads", "dict", "list", "str", "tuple", "set", "ujson.loads", "orjson.loads",
+PASSING_CALLS = frozenset({"json.loads", "yaml.safe_load", "yaml.load", "tomllib.loads", "tomli.loads",
+                           "xmltodict.parse", "defusedxml.ElementTree.fromstring", "msgpack.unpackb",
+                           "cbor2.loads", "dict", "list", "str", "tuple", "set", "ujson.loads", "orjson.loads",
                            "simplejson.loads", "copy.copy", "copy.deepcopy", "urllib.parse.parse_qs",
                            "urllib.parse.unquote", "bytes.decode"})
 # Calls that build a path from their arguments (any of which may carry a client file name).
@@ -132,12 +137,14 @@ HANDLER_VALIDATION_LAST = frozenset({"validate_on_submit", "is_valid", "parse_ar
 @dataclass(frozen=True)
 class Taint:
     """Client data: what kind (body, query, files, filename), whether it is the whole
-    container (``request.json``) or a part of it (``data["name"]``), and its source node."""
+    container (``request.json``) or a part of it (``data["name"]``), its source node, and
+    whether it is the raw, unparsed body (bytes or text a parser still has to read)."""
 
     kind: str
     whole: bool
     origin: cst.CSTNode
     what: str  # how the source reads, e.g. "request.get_json()"
+    raw: bool = False
 
 
 @dataclass
@@ -387,12 +394,13 @@ class RequestFlow(cst.CSTVisitor):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
             attr = node.func.attr.value
             if attr in REQUEST_CALLS and self._is_request(node.func.value):
-                return Taint(REQUEST_CALLS[attr], True, node, self.ctx.code_of(node).strip())
+                return Taint(REQUEST_CALLS[attr], True, node, self.ctx.code_of(node).strip(), attr in RAW_CALLS)
             return None
         if isinstance(node, cst.Attribute):
             attr = node.attr.value
             if attr in REQUEST_ATTRS and self._is_request(node.value):
-                return Taint(REQUEST_ATTRS[attr], True, node, self.ctx.code_of(node).strip())
+                raw = attr in RAW_ATTRS or (attr == "data" and (self.ctx.resolve(node.value) or "") in FLASK_REQUESTS)
+                return Taint(REQUEST_ATTRS[attr], True, node, self.ctx.code_of(node).strip(), raw)
         return None
 
     def taint_of(self, node: cst.BaseExpression | None, depth: int = 0) -> Taint | None:
@@ -494,7 +502,14 @@ class RequestFlow(cst.CSTVisitor):
             return None
         if name in PASSING_CALLS or short in ("loads",) and name.split(".", 1)[0] in NOT_VALIDATING_ROOTS:
             first = node.args[0].value if node.args else None
-            return self.taint_of(first, depth)
+            taint = self.taint_of(first, depth)
+            return Taint(taint.kind, taint.whole, taint.origin, taint.what) if taint is not None else None
+        first = node.args[0].value if node.args and node.args[0].keyword is None else None
+        taint = self.taint_of(first, depth) if first is not None else None
+        if taint is not None and taint.raw and not isinstance(node.func, cst.Attribute) or \
+                taint is not None and taint.raw and short.startswith(("parse", "load", "decode", "read")):
+            # A parser of the raw body: its result is the parsed client data.
+            return Taint(taint.kind, True, taint.origin, taint.what)
         return None
 
     # -- traversal -----------------------------------------------------------------------------
@@ -652,7 +667,7 @@ class RequestFlow(cst.CSTVisitor):
 def _part(taint: Taint | None) -> Taint | None:
     if taint is None or not taint.whole:
         return taint
-    return Taint(taint.kind, False, taint.origin, taint.what)
+    return Taint(taint.kind, False, taint.origin, taint.what, taint.raw)
 
 
 def analyze_flow(ctx: FileContext, func: cst.FunctionDef, handler: Handler | None) -> FlowResult:

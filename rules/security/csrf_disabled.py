@@ -16,6 +16,14 @@ SESSION_MIDDLEWARE = ("django.contrib.sessions.middleware.SessionMiddleware",
 SESSION_AUTH = frozenset({"rest_framework.authentication.SessionAuthentication"})
 SAFE_ONLY = frozenset({"django.views.decorators.http.require_GET", "django.views.decorators.http.require_safe"})
 WEBHOOK = re.compile(r"webhook|hook|callback|notify|notification|ipn|stripe|github|slack|twilio|paypal", re.I)
+# Endpoints authenticated by client credentials or bearer tokens rather than cookies.
+TOKEN_ENDPOINT = re.compile(r"token|userinfo|user_info|introspect|revoke|jwks|oauth2?_?api", re.I)
+# Evidence that a view changes state (writes, sessions, logins, tasks).
+STATE_CHANGE = re.compile(
+    r"\.(?:save|delete|create|update|add|remove|set|send|apply|submit|cancel|pay|process|commit|execute|"
+    r"bulk_\w+|get_or_create|update_or_create|delay|apply_async|send_mail|login|logout|flush|cycle_key)\(|"
+    r"\bsession\[|\blogin\(|\blogout\(|\bdef (?:post|put|patch|delete)\(",
+)
 SIGNATURE = re.compile(r"signature|hmac|compare_digest|construct_event|verify|x-hub|x-signature", re.I)
 WTF_KEYS = frozenset({"WTF_CSRF_ENABLED", "CSRF_ENABLED"})
 
@@ -39,7 +47,10 @@ class CsrfDisabled(FileRule):
     * a Django REST framework `SessionAuthentication` subclass whose `enforce_csrf` does
       nothing (the "CSRF-exempt session authentication" recipe).
 
-    A view that only answers safe methods (`@require_GET`) is not reported. A webhook
+    A view that only answers safe methods (`@require_GET`), or whose code shows no state
+    change at all (no write, session change, login, task or outgoing message: a CSP report
+    sink, a ping), is not reported. A `MIDDLEWARE` list with a project's own CSRF
+    middleware (any entry naming CSRF) passes. A webhook
     receiving signed payloads is still reported, at low severity: third parties cannot send
     CSRF tokens, and the signature check is what protects it. Suppress it with a reason,
     e.g. `# checker: ignore[csrf-disabled] -- signed webhook (HMAC checked)`.
@@ -173,6 +184,18 @@ class CsrfDisabled(FileRule):
 
     def _report_exempt(self, where: cst.CSTNode, scope: cst.CSTNode, name: str) -> None:
         code = self.ctx.code_of(scope)
+        if isinstance(scope, cst.FunctionDef) and scope.name.value == "dispatch":
+            cls = self.ctx.enclosing_class()
+            if cls is not None:
+                code, name = self.ctx.code_of(cls), cls.name.value
+        if isinstance(scope, (cst.FunctionDef, cst.ClassDef)) and not STATE_CHANGE.search(code):
+            return  # a view that changes nothing (a report sink, a ping)
+        if TOKEN_ENDPOINT.search(name):
+            self.report(where, f"CSRF protection is off for `{name}`; an endpoint authenticated by client "
+                               "credentials or bearer tokens needs none: suppress with "
+                               "`# checker: ignore[csrf-disabled] -- token endpoint`",
+                        severity=Severity.LOW, confidence=Confidence.MEDIUM)
+            return
         if WEBHOOK.search(name) or (WEBHOOK.search(code) and SIGNATURE.search(code)):
             self.report(where, f"CSRF protection is off for `{name}`; if this webhook verifies a signature, "
                                "suppress with `# checker: ignore[csrf-disabled] -- signed webhook`",
@@ -247,9 +270,9 @@ class CsrfDisabled(FileRule):
             self._report_config(node, key)
 
     def _middleware(self, node: cst.Assign, value: cst.List | cst.Tuple) -> None:
-        entries = [string_value(e.value) for e in value.elements]
+        entries = [string_value(e.value) or "" for e in value.elements]
         self.checked()
-        if CSRF_MIDDLEWARE in entries or is_dev_config_path(self.ctx.path):
+        if any("csrf" in e.lower() for e in entries) or is_dev_config_path(self.ctx.path):
             return
         if any(m in entries for m in SESSION_MIDDLEWARE):
             self.report(node, "MIDDLEWARE has sessions but no `CsrfViewMiddleware`: Django checks no CSRF tokens",

@@ -31,6 +31,8 @@ SET_COOKIE = frozenset({"set_cookie", "set_signed_cookie"})
 
 
 def _flag_value(node: cst.BaseExpression | None) -> bool | None:
+    if node is None:
+        return False  # not given: the frameworks' default is off
     if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
     return True  # anything else (a variable, a setting, an expression) counts as set

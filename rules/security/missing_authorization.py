@@ -46,6 +46,9 @@ DRF_WRITE_METHODS = frozenset({"post", "put", "patch", "delete", "create", "upda
 DRF_WRITE_BASES = re.compile(r"ModelViewSet$|CreateAPIView$|UpdateAPIView$|DestroyAPIView$|ListCreateAPIView$|"
                              r"RetrieveUpdateAPIView$|RetrieveDestroyAPIView$|RetrieveUpdateDestroyAPIView$|"
                              r"CreateModelMixin$|UpdateModelMixin$|DestroyModelMixin$")
+# A project's own middleware that requires a login or checks permissions for every view.
+LOGIN_MIDDLEWARE_NAME = re.compile(r"^(?:\w*Permission\w*|\w*Login\w*Required\w*|\w*RequireLogin\w*|"
+                                   r"\w*Auth\w*Required\w*|\w*Access\w*Control\w*)Middleware$")
 GENERIC_WRITE_VIEWS = re.compile(r"(?:Create|Update|Delete|Form)View$")
 GENERIC_READ_VIEWS = re.compile(r"(?:List|Detail|Template|Retrieve|ListAPI|RetrieveAPI|ReadOnlyModel|Archive|"
                                 r"Redirect)View(?:Set)?$|ListAPIView$|RetrieveAPIView$")
@@ -255,10 +258,15 @@ class MissingAuthorization(ProjectRule):
         if key in self.ctx.cache:
             return self.ctx.cache[key]
         auth = public = perms = False
+        self.ctx.cache[key] = (False, False, False)  # guards against cyclic local bases
+        local = {s.name.value: s for s in self.ctx.module.body if isinstance(s, cst.ClassDef)}
         for base in cls.bases:
             name = self.ctx.resolve(base.value) or ""
             if _names_in(name.rsplit(".", 1)[-1]):
                 auth = True
+            elif name in local and local[name] is not cls:
+                inherited = self._class_auth(local[name])
+                auth, public, perms = auth or inherited[0], public or inherited[1], perms or inherited[2]
         for deco in cls.decorators:
             code = self.ctx.code_of(deco.decorator)
             if _names_in(code):
@@ -283,9 +291,11 @@ class MissingAuthorization(ProjectRule):
                     else:
                         auth = True
                 elif any(t in ("decorators", "method_decorators", "permission_required", "required_permissions",
-                               "login_url", "required_roles", "roles", "required_scopes") for t in targets):
+                               "login_url", "required_roles", "roles", "required_scopes", "permission",
+                               "permissions", "required_permission") for t in targets):
                     if _names_in(code) or targets[0] in ("permission_required", "required_permissions", "login_url",
-                                                         "required_roles", "required_scopes"):
+                                                         "required_roles", "required_scopes", "permission",
+                                                         "permissions", "required_permission"):
                         auth = True
         self.ctx.cache[key] = (auth, public, perms)
         return auth, public, perms
@@ -341,10 +351,10 @@ class MissingAuthorization(ProjectRule):
                      "dev": is_dev_config_path(self.ctx.path)}, node)
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        if self.ctx.is_test:
+        if self.ctx.is_test or "MIDDLEWARE" not in self.ctx.text:
             return
         value = string_value(node) or ""
-        if any(value.endswith(m) for m in LOGIN_MIDDLEWARE) and "MIDDLEWARE" in self.ctx.text:
+        if any(value.endswith(m) for m in LOGIN_MIDDLEWARE) or LOGIN_MIDDLEWARE_NAME.search(value.rsplit(".", 1)[-1]):
             self.record({"kind": "login-middleware"}, node)
 
     # -- the project ------------------------------------------------------------------------------------

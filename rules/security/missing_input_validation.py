@@ -60,9 +60,13 @@ class MissingInputValidation(FileRule):
 
     Typed conversion counts as validation: `request.args.get("page", type=int)`,
     `int(request.form["qty"])`, `UUID(...)`, `Decimal(...)`, `date.fromisoformat(...)` give
-    a value of a checked type. Query-string values are reported only when they reach a write
-    or a constructor: looking rows up by a query-string value is the normal case, and ORMs
-    and drivers parameterise it.
+    a value of a checked type. A single value used as a lookup key in a read query
+    (`Order.objects.get(pk=request.POST["id"])`, `filter(sku=q)`) is not reported: ORMs and
+    drivers parameterise and type-check lookups; a whole body spread into a query
+    (`filter(**request.GET)`) is. Query-string values are reported only when they reach a
+    write or a constructor. A raw body (`request.body`, `await request.body()`,
+    `get_data()`) handed to a parser (`yaml.safe_load`, a project's own reader) is parsed,
+    not used: the parser's result is followed instead.
 
     ## Why is this bad?
     Unvalidated input is where injection, mass assignment (a client setting `is_admin`
@@ -202,8 +206,8 @@ class MissingInputValidation(FileRule):
         if dbcall is not None and dbcall.op in (db.WRITE, db.STAGE, db.READ, db.LAZY):
             for a, t in args:
                 mass = a.star == "**" or t.whole
-                if t.kind == QUERY and dbcall.op not in (db.WRITE, db.STAGE):
-                    continue
+                if dbcall.op not in (db.WRITE, db.STAGE) and not mass:
+                    continue  # one value as a lookup key: parameterised and type-checked by the ORM
                 kind = "database write" if dbcall.op in (db.WRITE, db.STAGE) else "database query"
                 return event.node, t, f"a {kind} (`{_callee(self.ctx, event.node)}`)", mass and dbcall.op != db.READ
             return None
@@ -221,6 +225,8 @@ class MissingInputValidation(FileRule):
                 return event.node, t, f"the constructor `{short}(...)`", a.star == "**"
             return None
         for a, t in args:
+            if t.raw and a is event.node.args[0] and (event.receiver is None):
+                continue  # a parser reading the raw body
             if t.kind == BODY and t.whole and root not in CONSTRUCTOR_LIBRARY_ROOTS:
                 return event.node, t, f"the call `{_callee(self.ctx, event.node)}(...)` as a whole", a.star == "**"
         return None

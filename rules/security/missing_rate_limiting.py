@@ -18,16 +18,21 @@ LIMITER_DISTRIBUTIONS = ("flask-limiter", "slowapi", "django-ratelimit", "fastap
                          "asgi-ratelimit", "django-axes", "django-defender", "quart-rate-limiter", "sanic-limiter",
                          "fastapi-throttle", "starlette-limiter")
 LIMIT_WORDS = re.compile(r"rate_?limit|limiter|throttl|\blimits?\(|\.limit\b|shared_limit|ratelimit", re.IGNORECASE)
-AUTH_ENDPOINT = re.compile(
-    r"log_?in|sign_?in|sign-in|logon|register|registration|sign_?up|sign-up|password|passwd|reset|forgot|"
-    r"\btoken|_token|token_|obtain|otp|2fa|mfa|two_?factor|authenticate|magic_?link|verify_?code|resend",
-    re.IGNORECASE,
-)
-NOT_AUTH_ENDPOINT = re.compile(r"logout|log_out|sign_?out", re.IGNORECASE)
+# Words of a route's path or handler name that make it an authentication endpoint...
+AUTH_WORDS = frozenset({"login", "signin", "logon", "register", "registration", "signup", "forgot", "recover",
+                        "obtain", "token", "otp", "2fa", "mfa", "totp", "authenticate", "pwreset", "magiclink"})
+# ... unless it manages something for a user who is already signed in.
+MANAGEMENT_WORDS = frozenset({"device", "devices", "delete", "disable", "enable", "leave", "regenerate", "drift",
+                              "settings", "team", "teams", "resend", "list", "revoke", "logout", "signout", "admin",
+                              "history", "emergency"})
 PROXY_LIMIT = re.compile(r"limit_req|limit-rps|limit-rpm|limit-connections|rateLimit|rate_limit|ratelimit",
                          re.IGNORECASE)
 PROXY_CONFIG = re.compile(r"(?:^|/)(?:nginx[^/]*|[^/]*\.conf|Caddyfile|[^/]*\.ya?ml|[^/]*\.toml|haproxy[^/]*)$",
                           re.IGNORECASE)
+# Limiters for calls the application makes to other services.
+CLIENT_LIMITERS = frozenset({"ratelimiter", "aiolimiter", "asyncio_throttle", "throttler", "requests_ratelimiter",
+                             "pyrate_limiter", "limiter", "backoff", "tenacity"})
+IN_HOUSE = re.compile(r"rate_?limit|ratelimit|throttl|RateLimit|Throttl", re.IGNORECASE)
 DEFAULT_KEYS = frozenset({"default_limits", "application_limits", "RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION",
                           "DEFAULT_THROTTLE_CLASSES"})
 
@@ -37,7 +42,9 @@ class MissingRateLimiting(ProjectRule):
     ## What it does
     Looks at the whole repository and reports:
 
-    * a web application with routes and no rate limiting at all: no flask-limiter, slowapi,
+    * a web application with routes and no rate limiting at all: no project code of its own
+      for it (a module, class or function named for rate limiting or throttling), no
+      flask-limiter, slowapi,
       django-ratelimit, fastapi-limiter, aiohttp-ratelimiter, asgi-ratelimit, django-axes,
       DRF throttles (`DEFAULT_THROTTLE_CLASSES`, `throttle_classes`) — neither used in the
       code nor declared as a dependency — and no rate limit in a proxy configuration kept
@@ -53,6 +60,8 @@ class MissingRateLimiting(ProjectRule):
     target; every public endpoint needs some ceiling.
 
     ## Known limits
+    When the only limiter is the project's own code, the endpoints it covers cannot be told
+    (it may run inside forms or services), so no endpoint is reported individually.
     Limits enforced by an API gateway or CDN configured outside the repository are not
     seen; suppress the finding with a reason naming where the limit lives. Client-side
     limiters (for calls the application makes to other services) do not count.
@@ -116,7 +125,8 @@ class MissingRateLimiting(ProjectRule):
             return
         cls = self.ctx.enclosing_class()
         name = f"{cls.name.value}.{node.name.value}" if cls is not None and handler.owner == cls.name.value else node.name.value
-        limited = any(LIMIT_WORDS.search(d) for d in handler.decorators) or self._limited_in_code(node, cls)
+        limited = any(LIMIT_WORDS.search(d) for d in handler.decorators) or self._limited_in_code(node, cls) \
+            or bool(re.search(r"\b\w*(?:rate_?limit|throttl)\w*\(", self.ctx.code_of(node.body), re.I))
         self.record({"kind": "route", "path": handler.path, "name": name, "methods": sorted(handler.methods),
                      "framework": handler.framework, "limited": limited}, node)
 
@@ -152,6 +162,17 @@ class MissingRateLimiting(ProjectRule):
             if self.ctx.imported(module):
                 self.record({"kind": "limiter", "what": module}, None)
                 return
+        # The project's own limiter: ``from .helpers.ratelimit import rate_limit``.
+        for bound, full in self.ctx.imports.items():
+            if full.split(".", 1)[0] in CLIENT_LIMITERS or full in ("ratelimit.limits", "ratelimit.sleep_and_retry"):
+                continue
+            if IN_HOUSE.search(bound) or IN_HOUSE.search(full.rsplit(".", 1)[0].rsplit(".", 1)[-1]):
+                self.record({"kind": "limiter", "what": full, "own": True}, None)
+                return
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        if not self.ctx.is_test and IN_HOUSE.search(node.name.value) and not node.name.value.startswith("Test"):
+            self.record({"kind": "limiter", "what": node.name.value, "own": True}, node.name)
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if not self.ctx.is_test and node.keyword is not None and node.keyword.value in DEFAULT_KEYS:
@@ -198,6 +219,10 @@ class MissingRateLimiting(ProjectRule):
             return
         if proxy:
             return
+        known = any(f.data["kind"] == "limiter" and not f.data.get("own") for f in facts) or defaults \
+            or any(f.data["limited"] for f in mine) or depends_on(project, *LIMITER_DISTRIBUTIONS)
+        if not known:
+            return  # only the project's own limiter: where it applies cannot be seen
         drf_default = any(f.data["what"] == "DEFAULT_THROTTLE_CLASSES" for f in defaults)
         app_default = any(f.data["what"] != "DEFAULT_THROTTLE_CLASSES" for f in defaults)
         axes = any(f.data["kind"] == "limiter" and f.data["what"] in ("axes", "defender") for f in facts) \
@@ -205,7 +230,10 @@ class MissingRateLimiting(ProjectRule):
         for fact in mine:
             data = fact.data
             text = f"{data.get('path') or ''} {data['name']}"
-            if data["limited"] or not AUTH_ENDPOINT.search(text) or NOT_AUTH_ENDPOINT.search(text):
+            words = _words(text)
+            auth = words & AUTH_WORDS or {"password", "reset"} <= words or {"sign", "in"} <= words \
+                or {"sign", "up"} <= words or {"log", "in"} <= words
+            if data["limited"] or not auth or words & MANAGEMENT_WORDS:
                 continue
             methods = set(data["methods"])
             if methods and not methods & {"post", "put", "patch"}:
@@ -213,7 +241,7 @@ class MissingRateLimiting(ProjectRule):
             framework = data["framework"]
             if framework == "drf" and drf_default:
                 continue
-            if framework in ("django", "drf") and axes and re.search(r"log_?in|sign_?in|token|obtain", text, re.I):
+            if framework in ("django", "drf") and axes and words & {"login", "signin", "token", "obtain", "log", "sign"}:
                 continue
             if framework not in ("django", "drf") and app_default:
                 continue
@@ -233,3 +261,10 @@ class MissingRateLimiting(ProjectRule):
             if PROXY_LIMIT.search(text):
                 return True
         return False
+
+
+def _words(text: str) -> set[str]:
+    """``Login2FAView.post /api/sign-in`` -> {"login", "2fa", "view", "post", "api", "sign", "in"}."""
+    text = re.sub(r"([a-z])([A-Z0-9])", r"\1 \2", text)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
+    return {w.lower() for w in re.split(r"[^A-Za-z0-9]+", text) if w}

@@ -195,15 +195,17 @@ class MissingSecurityHeaders(ProjectRule):
             return
         self.checked()
         entries = {e for f in middleware for e in f.data["entries"]}
+        names = {e.rsplit(".", 1)[-1] for e in entries}
         full = [f for f in middleware if f.data["full"]]
         prod = [f for f in full if not f.data["dev"]] or ([] if settings and all(s.data["dev"] for s in settings) else [])
         if not prod:
             return  # only development settings declare the middleware
         anchor = min(prod, key=lambda f: (f.path, f.line))
         problems = []
-        if SECURITY_MW not in entries:
+        if "SecurityMiddleware" not in names:
             problems.append("`SecurityMiddleware` is not in MIDDLEWARE (no HSTS, nosniff or Referrer-Policy)")
-        if XFRAME_MW not in entries and not any(c in entries for c in CSP_MW) and "x-frame-options" not in headers:
+        if "XFrameOptionsMiddleware" not in names and not any(c.rsplit(".", 1)[-1] in names for c in CSP_MW) \
+                and "x-frame-options" not in headers:
             problems.append("`XFrameOptionsMiddleware` is not in MIDDLEWARE (pages can be framed: clickjacking)")
         hsts = [f for f in facts if f.data["kind"] == "setting" and f.data["name"] == "SECURE_HSTS_SECONDS"]
         if not hsts and "strict-transport-security" not in headers:

@@ -56,8 +56,13 @@ class PermissiveCors(FileRule):
       `Middleware(...)` or a direct call;
     * django-cors-headers `CORS_ALLOW_ALL_ORIGINS = True` (or the old
       `CORS_ORIGIN_ALLOW_ALL`), or an origin regex list that matches everything;
-    * a response whose `Access-Control-Allow-Origin` header is `*` or copies the request's
-      `Origin` header without checking it against an allow-list.
+    * a response whose `Access-Control-Allow-Origin` header copies the request's `Origin`
+      header without checking it against an allow-list, or is `*` while the response also
+      allows credentials.
+
+    A hand-written `Access-Control-Allow-Origin: *` without credentials is not reported:
+    it is how public resources (widgets, discovery documents, fonts) are shared on
+    purpose, and browsers do not send cookies with such requests.
 
     With credentials allowed (`supports_credentials=True`, `allow_credentials=True`,
     `CORS_ALLOW_CREDENTIALS = True`, `Access-Control-Allow-Credentials: true`) the finding
@@ -253,7 +258,10 @@ class PermissiveCors(FileRule):
         self.checked()
         credentials = self._credentials_nearby()
         if string_value(value) == "*":
-            self._report(node, "`Access-Control-Allow-Origin: *` lets any site read this response", credentials)
+            # A public resource shared with every site on purpose; browsers refuse `*` for
+            # credentialed requests, so only the combination with credentials is a finding.
+            if credentials:
+                self._report(node, "`Access-Control-Allow-Origin: *` together with credentials", credentials)
             return
         origin = self._reflected(value)
         if origin:

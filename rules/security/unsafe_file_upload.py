@@ -6,7 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule, dotted
-from rules._shared.requests import FILENAME, FILES, FlowResult, RequestFlow, Taint, analyze_flow, last
+from rules._shared.requests import FILENAME, FILES, FlowResult, RequestFlow, Taint, analyze_flow, last, request_flow
 from rules._shared.web import arg, current_handler
 
 OPEN_CALLS = frozenset({"open", "io.open", "codecs.open", "aiofiles.open", "os.open", "anyio.open_file"})
@@ -26,7 +26,8 @@ TYPE_CHECK = re.compile(r"content_type|mimetype|mime|splitext|endswith|\.suffix|
                         re.IGNORECASE)
 LIMIT_SETTING = re.compile(r"MAX_CONTENT_LENGTH|client_max_body_size|LimitRequestBody|max_request_body_size|"
                            r"maxRequestBodySize|client_max_size", re.IGNORECASE)
-LIMIT_KEYS = frozenset({"MAX_CONTENT_LENGTH", "max_content_length", "client_max_size"})
+LIMIT_KEYS = frozenset({"MAX_CONTENT_LENGTH", "max_content_length", "client_max_size", "max_body_size",
+                        "MAX_FORM_MEMORY_SIZE", "max_form_memory_size"})
 CONFIG_TEXT = re.compile(r"(?:^|/)(?:nginx[^/]*|[^/]*\.conf|Caddyfile|\.env[^/]*|[^/]*\.env|[^/]*\.ya?ml|[^/]*\.toml|"
                          r"[^/]*\.ini|[^/]*\.cfg|[^/]*\.json|httpd[^/]*|\.htaccess)$", re.IGNORECASE)
 DEFAULT_LIMITED = frozenset({"aiohttp", "quart"})
@@ -146,6 +147,8 @@ class UnsafeFileUpload(ProjectRule):
                 receiver_text = (dotted(call.func.value) or "").lower()
                 if "storage" in receiver_text or receiver_text in ("fs", "default_storage"):
                     continue
+                if len([a for a in call.args if a.keyword is None]) >= 2 or arg(call, keyword="content") is not None:
+                    continue  # Django's FieldFile/Storage.save(name, content): the storage cleans the name
                 first = call.args[:1]
                 path_args = [(a, t) for a, t in event.args if a in first or (a.keyword and a.keyword.value == "dst")]
             elif short in PATH_WRITES and event.receiver is not None and event.receiver.kind == FILENAME:
@@ -160,6 +163,12 @@ class UnsafeFileUpload(ProjectRule):
         uploads = [(node, t) for node, t in flow.sources if t.kind == FILES]
         if not uploads:
             return
+        state = request_flow(self.ctx, func, current_handler(self.ctx, func))
+        used = any(t.kind in (FILES, FILENAME) for t in state.env.values()) or any(
+            any(t.kind in (FILES, FILENAME) for _, t in e.args) or (e.receiver is not None and e.receiver.kind in (FILES, FILENAME))
+            for e in flow.calls)
+        if not used:
+            return  # only tested (``if request.FILES: ...``), never read
         node, taint = uploads[0]
         if flow.is_validated(taint) or any(flow.is_validated(t) for _, t in uploads):
             return

@@ -24,6 +24,17 @@ ESCAPES = frozenset({"escape", "conditional_escape", "format_html", "format_html
                      "get_template", "render", "mark_safe", "Markup", "naturaltime", "date_format", "intcomma",
                      "floatformat", "number_format", "gettext", "_", "gettext_lazy", "ugettext", "pgettext", "ngettext",
                      "str_escape", "html_escape", "sanitize", "sanitize_html", "bleach_clean", "localize"})
+# Calls whose result is computed markup or a computed value, not stored text.
+SAFE_CALL = re.compile(r"url|uri|reverse|render|markdown|sanitiz|bleach|escape|format_|date|time|number|money|"
+                       r"currency|price|count|icon|static|csrf|json_script|_html$|^_$|gettext|pgettext|ngettext",
+                       re.IGNORECASE)
+# Object fields whose values are numbers, dates, identifiers or URLs rather than free text.
+SAFE_ATTR_WORDS = frozenset({"id", "pk", "count", "num", "number", "total", "amount", "price", "cost", "qty",
+                             "quantity", "size", "len", "length", "date", "time", "year", "month", "day", "created",
+                             "updated", "modified", "url", "uri", "href", "slug", "uuid", "html", "usages", "max",
+                             "min", "percent", "rate", "score", "version", "icon", "css", "color", "colour", "width",
+                             "height", "level", "index", "position", "order", "is", "has", "at", "on", "timestamp",
+                             "code", "status", "type", "kind", "ts", "hash", "secret", "token", "key"})
 HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>?")
 HTML_RESPONSES = frozenset({
     "django.http.HttpResponse", "flask.Response", "flask.make_response", "werkzeug.wrappers.Response",
@@ -55,18 +66,24 @@ class XssUnescapedOutput(FileRule):
     Finds HTML put together without escaping:
 
     * `mark_safe(...)`, `Markup(...)`, `SafeString(...)` of text built with interpolation
-      (f-strings, `%`, `+`, `.format()`) from non-constant values that are not escaped
-      (`escape()`, `conditional_escape()`, `format_html()` results pass);
-    * `format_html()` whose format string is itself built with interpolation, which
-      defeats its escaping;
-    * `render_template_string()` / `jinja2.Template()` of a template built from
-      variables or request data (also server-side template injection);
+      (f-strings, `%`, `+`, `.format()`) from request data or from a field of an object —
+      stored data such as `user.display_name`, `self.name` — directly or through a local
+      variable;
+    * `format_html()` whose format string is itself built with an f-string, `.format()`
+      or `%` (whatever the values, they escape `format_html`'s escaping), or concatenated
+      with stored or request data;
+    * `render_template_string()` / `jinja2.Template()` of a template built from request or
+      stored data (also server-side template injection);
     * a Jinja `Environment(...)` with `autoescape=False`, or without `autoescape` in a
       module that renders `.html` templates;
     * a handler that returns HTML built from request data (`return
       f"<h1>{request.args['name']}</h1>"`, `HttpResponse("<p>" + name + "</p>")`).
 
-    `|safe` and `{% autoescape off %}` in templates are template-side and not checked here.
+    Values the code computes itself are not reported: numbers, dates, identifiers, URLs
+    (`url_for`, `reverse`), rendered templates and markdown, translated and escaped text,
+    and fields whose names say they hold such values (`price`, `created_at`, `slug`,
+    `count`...). `|safe` and `{% autoescape off %}` in templates are template-side and not
+    checked here.
 
     ## Why is this bad?
     A value that reaches HTML unescaped can carry `<script>`: the attacker's code runs in
@@ -74,9 +91,9 @@ class XssUnescapedOutput(FileRule):
     `Markup` switch the framework's automatic escaping off for the whole string.
 
     ## Known limits
-    Values are followed inside one function. A marked-safe string built from values the
-    project computed itself (numbers, its own URLs) is still reported when they are not
-    visibly escaped; suppress with a reason when the value is known to be safe.
+    Values are followed inside one function; a parameter of unknown origin is trusted.
+    A field holding free text that the application itself controls (a form label) is
+    still reported; suppress with a reason when the value is known to be safe.
     """
 
     slug = "xss-unescaped-output"
@@ -143,7 +160,7 @@ class XssUnescapedOutput(FileRule):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._skip = ctx.is_test
-        self._assigned: dict[int, dict[str, cst.BaseExpression]] = {}
+        self._resolving: set[str] = set()
 
     # -- helpers -----------------------------------------------------------------------------
     def _local_values(self, name: str) -> list[cst.BaseExpression]:
@@ -171,12 +188,12 @@ class XssUnescapedOutput(FileRule):
         return table.get(name, [])
 
     def _unescaped(self, node: cst.BaseExpression | None, follow: bool = True) -> cst.BaseExpression | None:
-        """The first non-constant, unescaped value interpolated into a string expression."""
+        """The first risky value (see :meth:`_risky`) interpolated into a string expression."""
         if node is None:
             return None
         if isinstance(node, cst.FormattedString):
             for part in node.parts:
-                if isinstance(part, cst.FormattedStringExpression) and not self._safe_value(part.expression):
+                if isinstance(part, cst.FormattedStringExpression) and self._risky(part.expression):
                     return part.expression
             return None
         if isinstance(node, cst.BinaryOperation):
@@ -185,7 +202,7 @@ class XssUnescapedOutput(FileRule):
                 items = [e.value for e in right.elements] if isinstance(right, cst.Tuple) else \
                     [e.value for e in right.elements if isinstance(e, cst.DictElement)] if isinstance(right, cst.Dict) else [right]
                 for item in items:
-                    if not self._safe_value(item):
+                    if self._risky(item):
                         return item
                 return None
             if isinstance(node.operator, cst.Add):
@@ -193,38 +210,63 @@ class XssUnescapedOutput(FileRule):
                     if isinstance(side, (cst.SimpleString, cst.ConcatenatedString)):
                         continue
                     inner = self._unescaped(side, follow) if isinstance(side, (cst.BinaryOperation, cst.FormattedString)) \
-                        else (None if self._safe_value(side) else side)
+                        else (side if self._risky(side) else None)
                     if inner is not None:
                         return inner
             return None
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "format" \
                 and isinstance(node.func.value, (cst.SimpleString, cst.ConcatenatedString)):
             for a in node.args:
-                if not self._safe_value(a.value):
+                if self._risky(a.value):
                     return a.value
             return None
-        if follow and isinstance(node, cst.Name):
-            for value in self._local_values(node.value):
-                found = self._unescaped(value, follow=False)
-                if found is not None:
-                    return found
+        if follow and isinstance(node, cst.Name) and node.value not in self._resolving:
+            self._resolving.add(node.value)
+            try:
+                for value in self._local_values(node.value):
+                    found = self._unescaped(value, follow=False)
+                    if found is not None:
+                        return found
+            finally:
+                self._resolving.discard(node.value)
         return None
 
-    def _safe_value(self, node: cst.BaseExpression) -> bool:
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)):
+    def _risky(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        """Whether an interpolated value may carry markup from outside: request data, or a
+        field of an object (stored data such as ``user.name``), directly or through a local
+        variable. Values the code computes (numbers, dates, URLs, rendered templates,
+        escaped or translated text) and parameters of unknown origin are not."""
+        if depth > 4:
+            return False
+        if self._request_value(node) is not None:
             return True
-        if isinstance(node, cst.FormattedString):
-            return self._unescaped(node, follow=False) is None
+        if isinstance(node, cst.Attribute):
+            return not _safe_attr(node.attr.value)
         if isinstance(node, cst.Call):
             name = self.ctx.resolve(node.func) or ""
-            return name.rsplit(".", 1)[-1] in ESCAPES
-        if isinstance(node, cst.Name) and node.value.isupper():
-            return True  # a module constant
+            short = name.rsplit(".", 1)[-1]
+            if short in ESCAPES or SAFE_CALL.search(short):
+                return False
+            if name in ("str", "repr", "format") and node.args:
+                return self._risky(node.args[0].value, depth + 1)
+            if isinstance(node.func, cst.Attribute):
+                if short == "join" and node.args and isinstance(node.args[0].value, (cst.GeneratorExp, cst.ListComp)):
+                    return self._unescaped(node.args[0].value.elt, follow=False) is not None
+                if short == "format" and isinstance(node.func.value, (cst.SimpleString, cst.ConcatenatedString)):
+                    return self._unescaped(node, follow=False) is not None
+                if short in ("strip", "lower", "upper", "title", "capitalize", "replace", "lstrip", "rstrip"):
+                    return self._risky(node.func.value, depth + 1)
+            return False
+        if isinstance(node, (cst.FormattedString, cst.BinaryOperation)):
+            return self._unescaped(node, follow=False) is not None
         if isinstance(node, cst.IfExp):
-            return self._safe_value(node.body) and self._safe_value(node.orelse)
-        if isinstance(node, cst.Name):
-            values = self._local_values(node.value)
-            return bool(values) and all(self._safe_value(v) for v in values)
+            return self._risky(node.body, depth + 1) or self._risky(node.orelse, depth + 1)
+        if isinstance(node, cst.Name) and not node.value.isupper() and node.value not in self._resolving:
+            self._resolving.add(node.value)
+            try:
+                return any(self._risky(v, depth + 1) for v in self._local_values(node.value))
+            finally:
+                self._resolving.discard(node.value)
         return False
 
     # -- calls -------------------------------------------------------------------------------
@@ -245,8 +287,7 @@ class XssUnescapedOutput(FileRule):
         if name in FORMAT_HTML:
             self.checked()
             fmt = arg(node, 0)
-            bad = self._unescaped(fmt)
-            if bad is not None:
+            if _interpolated_format(fmt) or self._unescaped(fmt) is not None:
                 self.report(node, "the format string of `format_html` is itself built with interpolation, "
                                   "so the values in it are not escaped (pass them as arguments)")
             return
@@ -322,6 +363,21 @@ class XssUnescapedOutput(FileRule):
             return None
         flow = request_flow(self.ctx, func, current_handler(self.ctx, func))
         return node if flow.taint_of(node) is not None else None
+
+
+def _interpolated_format(node: cst.BaseExpression | None) -> bool:
+    """An f-string, ``.format()`` or ``%`` used to build a format string (values in it escape
+    ``format_html``'s escaping whatever they are)."""
+    if isinstance(node, cst.FormattedString):
+        return any(isinstance(p, cst.FormattedStringExpression) for p in node.parts)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "format":
+        return bool(node.args)
+    return isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo)
+
+
+def _safe_attr(name: str) -> bool:
+    words = [w for w in re.split(r"_+", name.lower()) if w]
+    return name.startswith("__") or any(w in SAFE_ATTR_WORDS for w in words)
 
 
 def _code(ctx, node: cst.CSTNode) -> str:
