@@ -22,7 +22,9 @@ TOKEN_ENDPOINT = re.compile(r"token|userinfo|user_info|introspect|revoke|jwks|oa
 STATE_CHANGE = re.compile(
     r"\.(?:save|delete|create|update|add|remove|set|send|apply|submit|cancel|pay|process|commit|execute|"
     r"bulk_\w+|get_or_create|update_or_create|delay|apply_async|send_mail|login|logout|flush|cycle_key)\(|"
-    r"\bsession\[|\blogin\(|\blogout\(|\bdef (?:post|put|patch|delete)\(",
+    r"\bsession\[|\blogin\(|\blogout\(|\bdef (?:post|put|patch|delete)\(|"
+    r"\b(?:save|create|update|delete|remove|add|set|send|apply|cancel|pay|process|register|record|store|write|"
+    r"mark|confirm|approve|reject|submit|charge|refund|transfer|import|upload|reset|change|enable|disable)_?\w*\(",
 )
 SIGNATURE = re.compile(r"signature|hmac|compare_digest|construct_event|verify|x-hub|x-signature", re.I)
 WTF_KEYS = frozenset({"WTF_CSRF_ENABLED", "CSRF_ENABLED"})
