@@ -192,40 +192,57 @@ def looks_like_sql(text: str) -> bool:
 # How a string was built
 
 #: Calls whose result is safe to interpolate into SQL: numbers, quoted identifiers,
-#: escaped literals, psycopg composition objects.
+#: escaped literals, psycopg composition objects, timestamps. Besides these, any call
+#: whose name contains "quote" or "escape" counts (``quote_name_unless_alias``).
 SQL_SANITIZERS = frozenset({
     "int", "float", "len", "bool", "abs", "round", "min", "max", "sum", "hash", "ord", "range",
-    "quote_name", "quote_ident", "quote_identifier", "quote", "quote_schema", "quote_table", "qn", "qn2",
-    "escape", "escape_string", "escape_identifier", "literal", "Identifier", "Literal", "Placeholder",
-    "sql_identifier", "format_identifier", "quoted_name", "quote_value", "quote_literal", "escape_like",
-    "isoformat", "strftime", "uuid4", "uuid1", "hex", "count", "now", "utcnow", "today", "timestamp",
+    "qn", "qn2", "literal", "Identifier", "Literal", "Placeholder", "sql_identifier", "format_identifier",
+    "quoted_name", "isoformat", "strftime", "uuid4", "uuid1", "hex", "count", "now", "utcnow", "today",
+    "timestamp",
 })
-#: Names of parameters that carry SQL text composed elsewhere (where that text is
-#: built, it is checked there).
+SANITIZER_WORDS = ("quote", "escape")
+#: Names holding SQL text composed elsewhere (a fragment is checked where it is built).
 SQL_FRAGMENT_WORDS = frozenset({"sql", "query", "clause", "clauses", "stmt", "statement", "subquery",
-                                "fragment", "where", "cte", "subselect", "subqueries", "joins"})
+                                "fragment", "where", "cte", "subselect", "subqueries", "joins", "ddl"})
+#: Attributes that hold model metadata (table and column names), not input.
+SAFE_ATTRS = frozenset({"db_table", "__tablename__", "_meta", "model_name", "app_label", "pk", "id",
+                        "__name__", "column", "attname", "db_column", "db_tablespace", "tablename"})
+#: Upper-case attributes that are request data, not constants (Django).
+REQUEST_ATTRS = frozenset({"GET", "POST", "FILES", "META", "COOKIES", "body", "query_params"})
 _NUMERIC_SPEC = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?([diouxXeEfFgGcrsa%])")
+_FORMAT_FIELD = re.compile(r"\{([^{}]*)\}")
 _CONSTANT_NAME = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
-_SAFE_ATTRS = frozenset({"db_table", "__tablename__", "_meta", "model_name", "app_label", "pk", "id",
-                         "__name__", "tablename", "table_name_quoted"})
-_TERMINATORS = (cst.Raise, cst.Return, cst.Continue, cst.Break)
 _VALIDATING_METHODS = frozenset({"isidentifier", "isalnum", "isdigit", "isnumeric", "isdecimal", "isalpha",
                                  "match", "fullmatch"})
+_MARK = re.compile("\x00(\\d+)\x00")
+NUMERIC_CONVERSIONS = "diouxXeEfFgG"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A non-constant part of a string: the expression, how it was interpolated, and
+    where its value comes from ("param": a parameter of a public function, "private":
+    of a private one, "request": request data, "other": computed in the function)."""
+
+    node: cst.CSTNode
+    how: str
+    origin: str = "other"
 
 
 @dataclass
 class Built:
     """What is known about a string expression.
 
-    ``known``: it is a string with (partly) known text; ``text``: that text, with ``?``
-    where non-constant parts go; ``safe``: the value is harmless to interpolate;
-    ``dynamic``: the harmful parts, as (node, how it was interpolated, related line node).
+    ``known``: it is a string with (partly) known text; ``text``: that text, with a
+    marker where each harmful part goes; ``safe``: harmless to interpolate;
+    ``dynamic``: the harmful parts; ``origin``: for an unknown value, where it comes from.
     """
 
     known: bool = False
     text: str = "?"
     safe: bool = False
-    dynamic: list[tuple[cst.CSTNode, str]] = field(default_factory=list)
+    dynamic: list[Part] = field(default_factory=list)
+    origin: str = "other"
 
     @classmethod
     def constant(cls, text: str) -> "Built":
@@ -234,13 +251,55 @@ class Built:
 
 SAFE = Built(False, "?", True, [])
 UNSAFE = Built(False, "?", False, [])
+FRAGMENT = Built(True, "?", True, [])
+
+
+def marker(node: cst.CSTNode) -> str:
+    return f"\x00{id(node)}\x00"
+
+
+def plain_text(text: str) -> str:
+    """Built text with its part markers shown as ``?``."""
+    return _MARK.sub("?", text)
+
+
+_VALUE_BEFORE = re.compile(
+    r"(?:=|<|>|!|\+|-|\*|/|\|\||'|\"|%|\blike|\bilike|\bbetween|\bthen|\bwhen|\belse|\blimit|\boffset|"
+    r"\bregexp|\bis|\bnot|\bcase|\bagainst\s*\()\s*$",
+    re.IGNORECASE,
+)
+
+
+def position(text: str, part: Part) -> str:
+    """Where a part sits in the SQL text: "value" (compared, inserted, quoted),
+    "identifier" (a table, column, keyword or SQL fragment), or "unknown"."""
+    mark = marker(part.node)
+    at = text.find(mark)
+    if at < 0:
+        return "unknown"
+    before = plain_text(text[:at])
+    if _VALUE_BEFORE.search(before):
+        return "value"
+    # Inside IN (...) or VALUES (...): a value list.
+    depth, i = 0, len(before) - 1
+    while i >= 0:
+        ch = before[i]
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            if depth == 0:
+                word = re.search(r"(\w+)\s*$", before[:i])
+                return "value" if word and word.group(1).lower() in ("in", "values", "any", "all") else "identifier"
+            depth -= 1
+        i -= 1
+    return "identifier"
 
 
 @dataclass
 class Def:
     order: int
     value: cst.BaseExpression | None
-    how: str  # "assign", "augadd", "append", "extend", "loop", "unknown", "safe"
+    how: str  # "assign", "augadd", "append", "extend", "loop", "loopitem", "unknown"
 
 
 class _Index(cst.CSTVisitor):
@@ -280,7 +339,9 @@ class _Index(cst.CSTVisitor):
             self.defs.setdefault(target.value, []).append(Def(self.n, value, how))
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
-                self._add(element.value, None, "unknown")
+                self._add(element.value, value if how == "loop" else None, "loopitem" if how == "loop" else "unknown")
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and how == "assign":
+            self._add(target.value, value, "append")
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for t in node.targets:
@@ -298,10 +359,7 @@ class _Index(cst.CSTVisitor):
         self._add(node.target, node.value, "assign")
 
     def visit_For(self, node: cst.For) -> None:
-        if isinstance(node.target, cst.Name):
-            self._add(node.target, node.iter, "loop")
-        else:
-            self._add(node.target, None, "unknown")
+        self._add(node.target, node.iter, "loop")
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -347,12 +405,19 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
+def _is_sanitizer(name: str, extra: frozenset[str]) -> bool:
+    last = name.rsplit(".", 1)[-1]
+    low = last.lower()
+    return last in extra or any(w in low for w in SANITIZER_WORDS)
+
+
 class StringFlow:
     """Evaluates string expressions of one file (see the module docstring).
 
     ``sanitizers``: final names of calls whose result is harmless to interpolate;
-    ``sinks``: a predicate telling calls that are reported on their own (their result is
-    not followed again, so one string is reported once).
+    ``fragment_words``: words of names that hold text composed elsewhere;
+    ``is_sink``: a predicate telling calls that are reported on their own (their result
+    is not followed again, so one string is reported once).
     """
 
     def __init__(self, ctx: FileContext, sanitizers: frozenset[str] = SQL_SANITIZERS,
@@ -381,12 +446,23 @@ class StringFlow:
     def current_scope(self) -> cst.CSTNode:
         return self.ctx.enclosing_function() or self.ctx.module
 
+    def _fragment(self, name: str) -> bool:
+        return bool(self.fragment_words & set(_words(name)))
+
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(self, node: cst.BaseExpression, scope: cst.CSTNode | None = None,
                  at: cst.CSTNode | None = None) -> Built:
         """What is known about ``node`` evaluated in ``scope`` at the place ``at``."""
         scope = scope or self.current_scope()
         return self._eval(node, scope, at or node, 0, frozenset(), {})
+
+    def _piece(self, node: cst.BaseExpression, built: Built, how: str) -> tuple[str, list[Part]]:
+        """The text and harmful parts an interpolated sub-expression contributes."""
+        if built.dynamic:
+            return built.text, built.dynamic
+        if built.safe:
+            return (built.text if built.known else "0"), []
+        return marker(node), [Part(node, how, built.origin)]
 
     def _eval(self, node: cst.BaseExpression, scope: cst.CSTNode, at: cst.CSTNode, depth: int,
               seen: frozenset, local: dict[str, Built]) -> Built:
@@ -415,11 +491,12 @@ class StringFlow:
         if isinstance(node, cst.Name):
             return self._name(node, scope, at, depth, seen, local)
         if isinstance(node, cst.Attribute):
-            return self._attribute(node, scope)
+            return self._attribute(node, scope, recurse)
         if isinstance(node, cst.Subscript):
             return self._subscript(node, scope, recurse)
         if isinstance(node, cst.Dict):
-            return SAFE if _is_literalish(node) else UNSAFE
+            parts = [recurse(e.value) for e in node.elements if isinstance(e, cst.DictElement)]
+            return Built(False, "?", all(p.safe for p in parts), [d for p in parts for d in p.dynamic])
         if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
             parts = [recurse(e.value) for e in node.elements if not isinstance(e, cst.StarredElement)]
             return _union(parts) if parts else SAFE
@@ -440,8 +517,9 @@ class StringFlow:
             inner = recurse(part.expression)
             if spec_text and spec_text[-1:] in "dfeEgGxXobn%":
                 inner = Built(inner.known, "0", True, [])
-            text.append(inner.text if inner.known or inner.safe else "?")
-            dynamic.extend(self._harm(part.expression, inner, "an f-string"))
+            piece, parts = self._piece(part.expression, inner, "an f-string")
+            text.append(piece)
+            dynamic.extend(parts)
         return Built(True, "".join(text), not dynamic, dynamic)
 
     def _binary(self, node: cst.BinaryOperation, recurse) -> Built:
@@ -449,9 +527,12 @@ class StringFlow:
         if isinstance(op, cst.Add):
             left, right = recurse(node.left), recurse(node.right)
             if not (left.known or right.known):
-                return Built(False, "?", left.safe and right.safe, left.dynamic + right.dynamic)
-            dynamic = self._harm(node.left, left, "`+`") + self._harm(node.right, right, "`+`")
-            return Built(True, left.text + right.text, not dynamic, dynamic)
+                return Built(False, "?", left.safe and right.safe, left.dynamic + right.dynamic,
+                             left.origin if not left.safe else right.origin)
+            ltext, lparts = self._piece(node.left, left, "`+`")
+            rtext, rparts = self._piece(node.right, right, "`+`")
+            dynamic = lparts + rparts
+            return Built(True, ltext + rtext, not dynamic, dynamic)
         if isinstance(op, cst.Modulo):
             left = recurse(node.left)
             if not left.known:
@@ -467,27 +548,55 @@ class StringFlow:
         return Built(False, "0", left.safe and right.safe, [])
 
     def _percent(self, node: cst.BinaryOperation, left: Built, recurse) -> Built:
-        specs = [(m.group(1), m.group(2)) for m in _NUMERIC_SPEC.finditer(left.text) if m.group(2) != "%"]
         operand = node.right
         dynamic = list(left.dynamic)
+        named: dict[str, tuple[str, list[Part]]] = {}
+        positional: list[tuple[cst.BaseExpression, Built]] = []
+        whole: tuple[str, list[Part]] | None = None
         if isinstance(operand, cst.Dict):
-            kinds = {name: conv for name, conv in specs if name}
             for element in operand.elements:
-                if not isinstance(element, cst.DictElement):
-                    dynamic.append((element.value, "`%`"))
-                    continue
-                key = string_value(element.key)
-                if kinds.get(key or "", "s") in "diouxXeEfFgG":
-                    continue
-                dynamic.extend(self._harm(element.value, recurse(element.value), "`%`"))
+                if isinstance(element, cst.DictElement) and string_value(element.key) is not None:
+                    named[string_value(element.key)] = (element.value, recurse(element.value))  # type: ignore[index]
+                else:
+                    dynamic.append(Part(element.value, "`%`"))
+        elif isinstance(operand, cst.Tuple):
+            positional = [(e.value, recurse(e.value)) for e in operand.elements]
         else:
-            items = [e.value for e in operand.elements] if isinstance(operand, cst.Tuple) else [operand]
-            for i, item in enumerate(items):
-                conv = specs[i][1] if i < len(specs) else "s"
-                if conv in "diouxXeEfFgG":
-                    continue
-                dynamic.extend(self._harm(item, recurse(item), "`%`"))
-        text = _NUMERIC_SPEC.sub("?", left.text)
+            built = recurse(operand)
+            if "%(" in left.text:
+                # a mapping built elsewhere: one part for the whole operand
+                whole = ("?", [] if built.safe else [Part(operand, "`%`", built.origin)])
+            else:
+                positional = [(operand, built)]
+        index = 0
+
+        def substitute(m: re.Match) -> str:
+            nonlocal index
+            name, conv = m.group(1), m.group(2)
+            if conv == "%":
+                return "%"
+            if name is not None:
+                if whole is not None:
+                    if conv not in NUMERIC_CONVERSIONS and whole[1]:
+                        if whole[1][0] not in dynamic:
+                            dynamic.append(whole[1][0])
+                        return marker(whole[1][0].node)
+                    return "0"
+                if name not in named:
+                    return "?"
+                expr, built = named[name]
+            else:
+                if index >= len(positional):
+                    return "?"
+                expr, built = positional[index]
+                index += 1
+            if conv in NUMERIC_CONVERSIONS:
+                return "0"
+            text, parts = self._piece(expr, built, "`%`")
+            dynamic.extend(parts)
+            return text
+
+        text = _NUMERIC_SPEC.sub(substitute, left.text)
         return Built(True, text, not dynamic, dynamic)
 
     def _call(self, node: cst.Call, scope, at, depth, seen, local, recurse) -> Built:
@@ -495,42 +604,68 @@ class StringFlow:
             return SAFE
         func = node.func
         name = self.ctx.resolve(func) or ""
-        last = name.rsplit(".", 1)[-1]
-        if last in self.sanitizers:
+        if _is_sanitizer(name, self.sanitizers):
             return Built(False, "0", True, [])
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             receiver = recurse(func.value) if method in ("format", "join", "strip", "lower", "upper", "lstrip",
                                                           "rstrip", "replace", "encode", "decode", "title") else None
             if method == "format" and receiver is not None and receiver.known:
-                dynamic = list(receiver.dynamic)
-                for a in node.args:
-                    dynamic.extend(self._harm(a.value, recurse(a.value), "`.format()`"))
-                text = re.sub(r"\{[^{}]*\}", "?", receiver.text)
-                return Built(True, text, not dynamic, dynamic)
+                return self._format(node, receiver, recurse)
             if method == "join" and receiver is not None and receiver.known and node.args:
                 iterable = node.args[0].value
                 inner = recurse(iterable)
-                dynamic = self._harm(iterable, inner, "`join`") if not inner.safe else []
-                sample = inner.text if inner.known else "?"
-                return Built(True, sample + receiver.text + sample, not dynamic, dynamic)
-            if receiver is not None and method != "join" and method != "format":
+                sample, parts = self._piece(iterable, inner, "`join`")
+                return Built(True, sample + receiver.text + sample, not parts, parts)
+            if receiver is not None and method not in ("join", "format"):
                 return receiver
             if name.split(".", 1)[0] in ("self", "cls") and depth < 4:
-                return self._helper(node, func.attr.value, scope, depth, seen, local, method_of=True)
-            if method in ("get",) and isinstance(func.value, (cst.Name, cst.Attribute)):
+                return self._helper(node, func.attr.value, depth, seen, method_of=True)
+            if method == "get" and isinstance(func.value, (cst.Name, cst.Attribute)):
                 owner = recurse(func.value)
                 if owner.safe:
                     return SAFE
-            return UNSAFE
+                return Built(False, "?", False, [], owner.origin)
+            return Built(False, "?", False, [], _origin_of_code(_code(node)))
         if isinstance(func, cst.Name):
             if func.value == "str" and node.args:
                 return recurse(node.args[0].value)
             if depth < 4:
-                return self._helper(node, func.value, scope, depth, seen, local, method_of=False)
+                return self._helper(node, func.value, depth, seen, method_of=False)
         return UNSAFE
 
-    def _helper(self, call: cst.Call, name: str, scope, depth, seen, local, method_of: bool) -> Built:
+    def _format(self, node: cst.Call, receiver: Built, recurse) -> Built:
+        positional = [a.value for a in node.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+        dynamic = list(receiver.dynamic)
+        index = 0
+
+        def substitute(m: re.Match) -> str:
+            nonlocal index
+            spec = m.group(1)
+            field_name, _, fmt = spec.partition(":")
+            field_name = field_name.split("!")[0].split(".")[0].split("[")[0]
+            if field_name == "":
+                expr = positional[index] if index < len(positional) else None
+                index += 1
+            elif field_name.isdigit():
+                i = int(field_name)
+                expr = positional[i] if i < len(positional) else None
+            else:
+                expr = keywords.get(field_name)
+            if expr is None:
+                return "?"
+            if fmt[-1:] in "dfeEgGxXobn%" and fmt:
+                return "0"
+            text, parts = self._piece(expr, recurse(expr), "`.format()`")
+            dynamic.extend(parts)
+            return text
+
+        text = _FORMAT_FIELD.sub(substitute, receiver.text.replace("{{", "\x01").replace("}}", "\x02"))
+        text = text.replace("\x01", "{").replace("\x02", "}")
+        return Built(True, text, not dynamic, dynamic)
+
+    def _helper(self, call: cst.Call, name: str, depth, seen, method_of: bool) -> Built:
         """A call to a function of the same module (or a method of the same class):
         what its return statements build."""
         func = self._find_function(name, method_of)
@@ -542,8 +677,9 @@ class StringFlow:
         results = [self._eval(r, func, r, depth + 2, seen | {("fn", id(func))}, {}) for r in returns]
         built = _union(results)
         if built.dynamic:
-            # Report at the call, naming where the helper builds it.
-            return Built(built.known, built.text, False, [(d[0], d[1] + f" in `{name}()`") for d in built.dynamic])
+            parts = [Part(p.node, p.how + f" in `{name}()`", p.origin) for p in built.dynamic]
+            text = built.text
+            return Built(built.known, text, False, parts)
         return built
 
     def _find_function(self, name: str, method_of: bool) -> cst.FunctionDef | None:
@@ -556,6 +692,10 @@ class StringFlow:
                     return stmt
             return None
         return self.module_index().functions.get(name)
+
+    def _param_origin(self, scope: cst.CSTNode) -> str:
+        name = scope.name.value if isinstance(scope, cst.FunctionDef) else ""
+        return "private" if name.startswith("_") and not name.startswith("__") else "param"
 
     def _name(self, node: cst.Name, scope, at, depth, seen, local) -> Built:
         name = node.value
@@ -574,15 +714,18 @@ class StringFlow:
             for d in defs:
                 if d.how in ("assign", "augadd", "append", "extend") and d.value is not None:
                     parts.append(self._eval(d.value, scope, at, depth + 1, seen, local))
-                elif d.how == "loop" and d.value is not None:
+                elif d.how in ("loop", "loopitem") and d.value is not None:
                     parts.append(self._iterated(d.value, scope, at, depth, seen, local))
+                elif self._fragment(name):
+                    parts.append(FRAGMENT)
                 else:
                     parts.append(UNSAFE)
-            return _concat(parts)
+            return _union(parts)
         if name in index.params:
-            if self.fragment_words & set(_words(name)):
-                return Built(True, "?", True, [])
-            return UNSAFE
+            if self._fragment(name):
+                return FRAGMENT
+            origin = "other" if name in ("self", "cls") else self._param_origin(scope)
+            return Built(False, "?", False, [], origin)
         if scope is not self.ctx.module:
             module = self.module_index()
             if name in module.defs:
@@ -592,30 +735,32 @@ class StringFlow:
                     text = vals[0] if len(vals) == 1 and vals[0] is not None else "?"
                     return Built(text != "?", text, True, [])
         if _CONSTANT_NAME.match(name):
-            return Built(False, "?", True, [])
-        if self.ctx.imports.get(name) is not None:
-            return SAFE if _CONSTANT_NAME.match(name.rsplit(".", 1)[-1]) else UNSAFE
-        return UNSAFE
+            return SAFE
+        if self._fragment(name):
+            return FRAGMENT
+        return Built(False, "?", False, [], "request" if name in ("request", "req") else "other")
 
     def _iterated(self, iterable: cst.BaseExpression, scope, at, depth, seen, local) -> Built:
         """What the loop variable of ``for x in iterable`` holds."""
         if isinstance(iterable, cst.Call):
             fname = self.ctx.resolve(iterable.func) or ""
-            if fname in ("range", "enumerate"):
-                return SAFE if fname == "range" else UNSAFE
-            if fname in ("sorted", "reversed", "list", "tuple", "set") and iterable.args:
+            if fname == "range":
+                return SAFE
+            if fname in ("sorted", "reversed", "list", "tuple", "set", "enumerate", "zip") and iterable.args:
                 return self._iterated(iterable.args[0].value, scope, at, depth, seen, local)
             if isinstance(iterable.func, cst.Attribute) and iterable.func.attr.value in ("keys", "values", "items"):
                 owner = self._eval(iterable.func.value, scope, at, depth + 1, seen, local)
-                return SAFE if owner.safe else UNSAFE
+                return SAFE if owner.safe else Built(False, "?", False, [], owner.origin)
         if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)):
             return _union([self._eval(e.value, scope, at, depth + 1, seen, local) for e in iterable.elements])
         built = self._eval(iterable, scope, at, depth + 1, seen, local)
-        return SAFE if built.safe else UNSAFE
+        return SAFE if built.safe else Built(False, "?", False, [], built.origin)
 
-    def _attribute(self, node: cst.Attribute, scope) -> Built:
+    def _attribute(self, node: cst.Attribute, scope, recurse) -> Built:
         attr = node.attr.value
-        if _CONSTANT_NAME.match(attr) or attr in _SAFE_ATTRS:
+        if attr in REQUEST_ATTRS:
+            return Built(False, "?", False, [], "request")
+        if _CONSTANT_NAME.match(attr) or attr in SAFE_ATTRS:
             return SAFE
         code = _code(node)
         if code in self.index(scope).validated:
@@ -624,21 +769,29 @@ class StringFlow:
             return SAFE
         base = node.value
         if isinstance(base, cst.Name) and base.value in ("self", "cls"):
-            cls = self.ctx.enclosing_class()
-            if cls is not None:
-                for stmt in cls.body.body:
-                    if isinstance(stmt, cst.SimpleStatementLine):
-                        for small in stmt.body:
-                            if isinstance(small, (cst.Assign, cst.AnnAssign)) and _assigns(small, attr):
-                                value = small.value
-                                literal = string_value(value)
-                                if literal is not None:
-                                    return Built.constant(literal)
-                                if _is_literalish(value):
-                                    return SAFE
-            if self.fragment_words & set(_words(attr)):
-                return Built(True, "?", True, [])
-        return UNSAFE
+            literal = self._class_attribute(attr)
+            if literal is not None:
+                return literal
+        if self._fragment(attr):
+            return FRAGMENT
+        base_built = recurse(base) if isinstance(base, (cst.Name, cst.Attribute)) else UNSAFE
+        origin = base_built.origin if not base_built.safe else "other"
+        return Built(False, "?", False, [], _origin_of_code(code, origin))
+
+    def _class_attribute(self, attr: str) -> Built | None:
+        cls = self.ctx.enclosing_class()
+        if cls is None:
+            return None
+        for stmt in cls.body.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, (cst.Assign, cst.AnnAssign)) and _assigns(small, attr):
+                        literal = string_value(small.value)
+                        if literal is not None:
+                            return Built.constant(literal)
+                        if _is_literalish(small.value):
+                            return SAFE
+        return None
 
     def _subscript(self, node: cst.Subscript, scope, recurse) -> Built:
         container = node.value
@@ -646,6 +799,10 @@ class StringFlow:
             return SAFE
         if isinstance(container, (cst.Dict, cst.List, cst.Tuple)):
             return SAFE
+        if isinstance(container, cst.Attribute) and isinstance(container.value, cst.Name) and \
+                container.value.value in ("self", "cls"):
+            if _CONSTANT_NAME.match(container.attr.value) or self._class_attribute(container.attr.value) is not None:
+                return SAFE
         if isinstance(container, cst.Name):
             defs = self.index(scope).defs.get(container.value, ())
             if defs and all(d.how == "assign" and isinstance(d.value, (cst.Dict, cst.List, cst.Tuple)) and
@@ -654,7 +811,12 @@ class StringFlow:
             mdefs = self.module_index().defs.get(container.value, ())
             if not defs and mdefs and all(d.how == "assign" and _is_literalish(d.value) for d in mdefs):
                 return SAFE
-        return UNSAFE
+            if self._fragment(container.value):
+                return FRAGMENT
+        owner = recurse(container) if isinstance(container, (cst.Name, cst.Attribute, cst.Call)) else UNSAFE
+        if owner.safe:
+            return SAFE
+        return Built(False, "?", False, [], _origin_of_code(_code(node), owner.origin))
 
     def _comprehension(self, node, scope, at, depth, seen, local) -> Built:
         bound = dict(local)
@@ -662,18 +824,18 @@ class StringFlow:
         while comp is not None:
             value = self._iterated(comp.iter, scope, at, depth, seen, bound)
             for target in _names_in(comp.target):
-                bound[target] = value if isinstance(comp.target, cst.Name) else (SAFE if value.safe else UNSAFE)
+                bound[target] = value if isinstance(comp.target, cst.Name) else (
+                    SAFE if value.safe else Built(False, "?", False, [], value.origin))
             comp = comp.inner_for_in
-        element = node.elt
-        return self._eval(element, scope, at, depth + 1, seen, bound)
+        return self._eval(node.elt, scope, at, depth + 1, seen, bound)
 
-    def _harm(self, node: cst.BaseExpression, built: Built, how: str) -> list[tuple[cst.CSTNode, str]]:
-        """The harmful parts a sub-expression contributes when interpolated."""
-        if built.dynamic:
-            return built.dynamic
-        if built.safe:
-            return []
-        return [(node, how)]
+
+_REQUEST_CODE = re.compile(r"\b(?:request|req)\.(?:args|form|values|json|data|GET|POST|query_params|params|"
+                           r"query|match_info|path_params|headers|cookies|COOKIES|get_json|body)\b")
+
+
+def _origin_of_code(code: str, fallback: str = "other") -> str:
+    return "request" if _REQUEST_CODE.search(code) else fallback
 
 
 def _assigns(stmt: cst.Assign | cst.AnnAssign, name: str) -> bool:
@@ -714,15 +876,12 @@ def _is_literalish(node: cst.BaseExpression | None) -> bool:
 
 
 def _union(parts: list[Built]) -> Built:
+    """Several possible values of one expression (successive definitions, branches)."""
     if not parts:
         return UNSAFE
     known = any(p.known for p in parts)
     text = " ".join(p.text for p in parts if p.known) or "?"
     dynamic = [d for p in parts for d in p.dynamic]
     safe = all(p.safe for p in parts)
-    return Built(known, text, safe, dynamic)
-
-
-def _concat(parts: list[Built]) -> Built:
-    """Successive definitions of one variable (``q = ...; q += ...``)."""
-    return _union(parts)
+    origins = [p.origin for p in parts if not p.safe and p.origin != "other"]
+    return Built(known, text, safe, dynamic, origins[0] if origins else "other")

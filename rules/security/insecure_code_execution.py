@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
@@ -34,6 +36,14 @@ UNTRUSTED_HINTS = ("request.", "request(", ".recv(", "websocket", ".cookies", "u
                    "b64decode", "urlsafe_b64decode", "requests.", "urlopen", "message")
 
 
+STORAGE_WORDS = frozenset({"cache", "caches", "caching", "serializer", "serializers", "serialization", "pickler",
+                           "picklers"})
+
+
+def _path_words(text: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", text)]
+
+
 def _true(node: cst.BaseExpression | None) -> bool:
     return isinstance(node, cst.Name) and node.value == "True"
 
@@ -59,9 +69,11 @@ class InsecureCodeExecution(FileRule):
       `pandas.read_pickle`, `marshal.load(s)`; and `yaml.load` without a safe loader,
       `yaml.unsafe_load`, ruamel's `YAML(typ="unsafe")`.
 
-    A constant shell command (`subprocess.run("ls -l", shell=True)`) is not reported:
-    nothing outside the code decides what runs. Deserialising a file whose path is a
-    constant (a model shipped with the application) is not reported either.
+    Not reported: a constant shell command (`subprocess.run("ls -l", shell=True)`:
+    nothing outside the code decides what runs); deserialising a file whose path is a
+    constant (a model shipped with the application); `eval`/`exec` of what the operator
+    typed (`input()`, `sys.stdin`, Django management commands); pickling inside cache
+    backends and serializer classes (their job is to store the application's own data).
 
     ## Why is this bad?
     Whoever controls the evaluated string, a shell word, or the pickled bytes runs
@@ -71,8 +83,9 @@ class InsecureCodeExecution(FileRule):
 
     ## Known limits
     Whether deserialised data can be tampered with is not decided: pickles read from a
-    cache or queue are reported with medium confidence (anyone who can write to that
-    store can run code in the application). Test code is skipped.
+    queue or a store outside a cache class are reported with medium confidence (anyone
+    who can write to that store can run code in the application), with high confidence
+    when the data visibly comes from a request or the network. Test code is skipped.
     """
 
     slug = "insecure-code-execution"
@@ -149,11 +162,31 @@ class InsecureCodeExecution(FileRule):
             if string_value(arg(node, keyword="typ")) == "unsafe":
                 self.report(node, "ruamel `YAML(typ='unsafe')` builds arbitrary Python objects: use `typ='safe'`")
 
+    def _operator_tool(self) -> bool:
+        """Command-line tools run by the operator (Django management commands)."""
+        return "management/commands/" in self.ctx.path
+
+    def _typed_by_operator(self, node: cst.BaseExpression) -> bool:
+        """``code = input(...)`` or ``sys.stdin.read()``: the operator's own input."""
+        if isinstance(node, cst.Call):
+            return (self.ctx.resolve(node.func) or "") in ("input", "builtins.input", "sys.stdin.read",
+                                                             "sys.stdin.readline")
+        if isinstance(node, cst.Name):
+            func = self.ctx.enclosing_function()
+            if func is None:
+                return False
+            values = [sub.value for sub in _walk(func) if isinstance(sub, cst.Assign) and any(
+                isinstance(t.target, cst.Name) and t.target.value == node.value for t in sub.targets)]
+            return bool(values) and all(self._typed_by_operator(v) for v in values)
+        return False
+
     def _eval(self, node: cst.Call, name: str) -> None:
         code = arg(node, 0) or arg(node, keyword="source")
         if code is None:
             return
         self.checked()
+        if self._operator_tool() or self._typed_by_operator(code):
+            return
         built = self._built(code)
         if built.known and not built.dynamic:
             return
@@ -171,12 +204,21 @@ class InsecureCodeExecution(FileRule):
         if built.safe or (built.known and not built.dynamic):
             return
         if built.known and built.dynamic:
-            part = " ".join(self.ctx.code_of(built.dynamic[0][0]).split())[:40]
+            part = " ".join(self.ctx.code_of(built.dynamic[0].node).split())[:40]
             self.report(node, f"shell command built from `{part}` runs through {what}: a `;`, `|` or `$(...)` in "
                               "it runs other commands; pass an argument list without `shell=True` (or `shlex.quote`)")
         else:
             self.report(node, f"non-constant shell command runs through {what}: pass an argument list without "
                               "`shell=True`", confidence=self._untrusted_confidence(command, built, Confidence.MEDIUM))
+
+    def _storage_layer(self) -> bool:
+        """Cache backends and serializer classes: pickling is their job; what they are
+        fed is judged where data enters."""
+        words = set(_path_words(self.ctx.path))
+        cls = self.ctx.enclosing_class()
+        if cls is not None:
+            words |= set(_path_words(cls.name.value))
+        return bool(words & STORAGE_WORDS)
 
     def _deserialise(self, node: cst.Call, name: str, kind: str) -> None:
         data = arg(node, 0) or arg(node, keyword="file") or arg(node, keyword="data") or \
@@ -184,7 +226,7 @@ class InsecureCodeExecution(FileRule):
         if data is None:
             return
         self.checked()
-        if string_value(data) is not None or self._constant_file(data):
+        if string_value(data) is not None or self._constant_file(data) or self._storage_layer():
             return
         confidence = self._untrusted_confidence(data, None, Confidence.MEDIUM)
         self.report(node, f"`{name}` runs code embedded in the data ({kind}): only load data the application "

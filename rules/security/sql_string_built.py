@@ -4,7 +4,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
-from rules._shared.sql import StringFlow, looks_like_sql, sql_sink
+from rules._shared.sql import StringFlow, looks_like_sql, plain_text, position, sql_sink
 
 
 def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:
@@ -24,12 +24,22 @@ class SqlStringBuilt(FileRule):
     The text is followed through local variables, reassignments, `+=`, lists built with
     `append` and helper functions of the same module, across lines.
 
-    Not reported: constant SQL; values passed as parameters (`execute("... %s", (x,))`,
-    `text("... :id")` with params); numbers (`int(x)`, `len(ids)`, `%d`); placeholder
-    lists (`", ".join(["%s"] * len(ids))`); quoted identifiers (`quote_name`,
-    `sql.Identifier`); names checked against an allow-list (`if col not in ALLOWED:
-    raise`, `assert col in {...}`, `COLUMNS[key]`); module- and class-level constants;
-    text that does not read as SQL ("Please select a file from the list").
+    Where the part lands decides what is reported:
+    - in a *value* position (compared, quoted, in `IN (...)`/`VALUES (...)`, after
+      `LIMIT`): always, with high confidence: values belong in query parameters;
+    - in a *name* position (a table or column name, `ORDER BY` target, a fragment):
+      when the name comes from a parameter of a public function or from request data
+      and is not checked against an allow-list, with medium confidence. Names computed
+      inside the code (model metadata, class constants, quoted identifiers) are not
+      reported: identifiers cannot be parameters, and code-chosen ones are safe.
+
+    Not reported either: constant SQL; values passed as parameters
+    (`execute("... %s", (x,))`, `text("... :id")` with params); numbers (`int(x)`,
+    `len(ids)`, `%d`); placeholder lists (`", ".join(["%s"] * len(ids))`); quoted
+    identifiers (`quote_name`, `sql.Identifier`, any `*quote*`/`*escape*` call); names
+    checked against an allow-list (`if col not in ALLOWED: raise`, `assert col in {...}`,
+    `COLUMNS[key]`); module- and class-level constants; text that does not read as SQL
+    ("Please select a file from the list").
 
     ## Why is this bad?
     A value spliced into SQL text is parsed as SQL: a quote in it ends the literal and
@@ -39,9 +49,9 @@ class SqlStringBuilt(FileRule):
 
     ## Known limits
     Data flow is local to one function (plus same-module helpers it calls); a value
-    that was validated in a caller is still reported. Parameters named like SQL text
-    (`sql`, `query`, `where`, `clause`...) are taken as SQL composed elsewhere, and the
-    place that composes them is checked instead. Test code is not checked.
+    that was validated in a caller is still reported. Names holding SQL text composed
+    elsewhere (`sql`, `query`, `where`, `clause`... in the name) are taken as SQL
+    fragments and checked where they are built. Test code is not checked.
     """
 
     slug = "sql-string-built"
@@ -112,25 +122,29 @@ class SqlStringBuilt(FileRule):
             if isinstance(expr, cst.Call) and self._is_wrapper_sink(expr):
                 continue  # reported at the inner call
             built = self._flow.evaluate(expr)
-            if not built.known or sink.kind == "method" and not looks_like_sql(built.text):
+            if not built.known or sink.kind == "method" and not looks_like_sql(plain_text(built.text)):
                 continue
             self.checked()
-            if not built.dynamic:
-                continue
-            part, how = built.dynamic[0]
-            code = " ".join(self.ctx.code_of(part).split())
-            if len(code) > 40:
-                code = code[:37] + "..."
-            related, lines = [], {self.ctx.line_of(node)}
-            for p, h in built.dynamic:
-                line = self.ctx.line_of(p)
-                if line not in lines and not _contains(node, p):
-                    lines.add(line)
-                    related.append((p, f"non-constant part interpolated with {h}"))
-            self.report(
-                node,
-                f"SQL text built with {how} from `{code}` reaches `{sink.label}()`: pass values as query "
-                "parameters, and check table/column names against an allow-list",
-                related=related,
-            )
-            return
+            values = [p for p in built.dynamic if position(built.text, p) == "value"]
+            names = [p for p in built.dynamic if p not in values and p.origin in ("param", "request")]
+            if values:
+                self._report(node, sink, values, "as a value: pass it as a query parameter", Confidence.HIGH)
+                return
+            if names:
+                self._report(node, sink, names, "as a table/column name or SQL fragment: check it against an "
+                                                "allow-list of names", Confidence.MEDIUM)
+                return
+
+    def _report(self, node: cst.Call, sink, parts, advice: str, confidence: Confidence) -> None:
+        first = parts[0]
+        code = " ".join(self.ctx.code_of(first.node).split())
+        if len(code) > 40:
+            code = code[:37] + "..."
+        related, lines = [], {self.ctx.line_of(node)}
+        for part in parts:
+            line = self.ctx.line_of(part.node)
+            if line not in lines and not _contains(node, part.node):
+                lines.add(line)
+                related.append((part.node, f"non-constant part interpolated with {part.how}"))
+        self.report(node, f"SQL text built with {first.how} from `{code}` reaches `{sink.label}()` {advice}",
+                    confidence=confidence, related=related)
