@@ -15,7 +15,7 @@ from rules._shared.web import HTTP_METHODS, VIEWSET_ACTIONS, arg, class_handler_
 AUTH_NAME = re.compile(
     r"login_required|auth|permission|perm_required|roles?_(?:required|accepted)|requires?_(?:login|role|admin|user|"
     r"permission|scope|staff|superuser|member|owner|account)|admin_required|staff|superuser|token_required|"
-    r"jwt_required|verify_token|verify_jwt|current_(?:active_)?(?:user|account|admin)|get_user|authenticated|"
+    r"jwt_required|verify_token|verify_jwt|current_?(?:active_?)?(?:user|account|admin)|get_?user|authenticated|"
     r"authorized|has_access|protect|access_required|signed_in|logged_in|require_user|api_?key|oauth2|principal|"
     r"credential|user_passes_test|LoginRequired|PermissionRequired|UserPassesTest|AccessMixin|secured|guard|"
     r"check_access|scopes?_required|valid_user|member_required|owner_required",
@@ -302,7 +302,8 @@ class MissingAuthorization(ProjectRule):
 
     def _allow_any(self, value: cst.BaseExpression) -> bool:
         items = [e.value for e in value.elements] if isinstance(value, (cst.List, cst.Tuple)) else [value]
-        return bool(items) and all(self.ctx.resolve(i) in ALLOW_ANY or (dotted(i) or "").endswith("AllowAny") for i in items)
+        return bool(items) and all(self.ctx.resolve(i) in ALLOW_ANY or (dotted(i) or string_value(i) or "").endswith("AllowAny")
+                                   for i in items)
 
     def _drf_writes(self, cls: cst.ClassDef) -> bool:
         for base in cls.bases:
