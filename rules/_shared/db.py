@@ -735,10 +735,12 @@ class QueryExpr:
     methods: list[str] = field(default_factory=list)
     rel_var: str | None = None  # ``o.items.all()``: the element variable the relation starts at
     rel_chain: list[str] = field(default_factory=list)
+    lookups: list[str] = field(default_factory=list)  # keyword lookups of filter()/get()/filter_by() calls
 
     def copy(self) -> "QueryExpr":
         return QueryExpr(self.orm, self.model, self.ref, set(self.eager), set(self.to_attr), self.values, self.limited,
-                         self.single, self.scalar, list(self.methods), self.rel_var, list(self.rel_chain))
+                         self.single, self.scalar, list(self.methods), self.rel_var, list(self.rel_chain),
+                         list(self.lookups))
 
     @property
     def is_collection(self) -> bool:
@@ -922,6 +924,8 @@ def describe_query(ctx: FileContext, expr: cst.BaseExpression | None, names: dic
         return None
     for name, call in methods[start:]:
         q.methods.append(name)
+        if name in ("filter", "get", "filter_by", "get_or_create", "update_or_create", "first_or_404"):
+            q.lookups += [a.keyword.value for a in call.args if a.keyword is not None]
         if q.orm in ("django", "?"):
             if name == "select_related":
                 if not call.args:

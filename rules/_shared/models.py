@@ -576,7 +576,9 @@ class Models:
                     for t in self._by_name.get(target, []):
                         if t.orm != "django":
                             continue
-                        t.relations.setdefault(rname, Relation(rname, m.name, rkind, many, None, None, rel.get("line", 0)).to_json())
+                        back = Relation(rname, m.name, rkind, many, None, None, rel.get("line", 0)).to_json()
+                        back["field"] = name  # the forward key on the other side
+                        t.relations.setdefault(rname, back)
                 elif kind == "relationship" and rel.get("backref"):
                     back = rel["backref"]
                     many = back.get("many")

@@ -162,11 +162,17 @@ class FlowResult:
     attr_assigns: list[tuple[cst.CSTNode, cst.Attribute, Taint]] = field(default_factory=list)
     subscript_assigns: list[tuple[cst.CSTNode, cst.Subscript, Taint]] = field(default_factory=list)
     returns: list[tuple[cst.Return, Taint | None]] = field(default_factory=list)
-    validated: set[int] = field(default_factory=set)  # id() of validated origins
+    validated: set[int] = field(default_factory=set)  # id() of origins a validator took
+    checked: set[int] = field(default_factory=set)  # id() of origins explicit if-checks looked at
     handler_validated: bool = False  # the handler validates as a whole (form.validate_on_submit()...)
     params: dict[str, Taint] = field(default_factory=dict)  # tainted parameters (FastAPI dict, UploadFile)
 
     def is_validated(self, taint: Taint) -> bool:
+        """Validated by a validator or by explicit checks that reject the request."""
+        return self.handler_validated or id(taint.origin) in self.validated or id(taint.origin) in self.checked
+
+    def by_validator(self, taint: Taint) -> bool:
+        """Handed to a validator (form, serializer, schema), not only checked by hand."""
         return self.handler_validated or id(taint.origin) in self.validated
 
 
@@ -603,27 +609,27 @@ class RequestFlow(cst.CSTVisitor):
                 for t in [node.left] + [c.comparator for c in node.comparisons]:
                     taint = flow.taint_of(t)
                     if taint is not None:
-                        flow.result.validated.add(id(taint.origin))
+                        flow.result.checked.add(id(taint.origin))
 
             def visit_Call(self, node: cst.Call) -> None:
                 for a in node.args:
                     taint = flow.taint_of(a.value)
                     if taint is not None:
-                        flow.result.validated.add(id(taint.origin))
+                        flow.result.checked.add(id(taint.origin))
                 if isinstance(node.func, cst.Attribute):
                     taint = flow.taint_of(node)
                     if taint is not None:
-                        flow.result.validated.add(id(taint.origin))
+                        flow.result.checked.add(id(taint.origin))
 
             def visit_Subscript(self, node: cst.Subscript) -> None:
                 taint = flow.taint_of(node)
                 if taint is not None:
-                    flow.result.validated.add(id(taint.origin))
+                    flow.result.checked.add(id(taint.origin))
 
             def visit_Name(self, node: cst.Name) -> None:
                 taint = flow.env.get(node.value)
                 if taint is not None and not taint.whole:
-                    flow.result.validated.add(id(taint.origin))
+                    flow.result.checked.add(id(taint.origin))
 
         test.visit(_V())
 

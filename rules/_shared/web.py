@@ -10,7 +10,8 @@ Recognised handlers:
   ``Route(...)`` tables, ``HTTPEndpoint`` classes, ``async def view(request)`` functions in
   Starlette modules.
 * Django: function views (first parameter ``request`` in a views module: ``views.py``,
-  ``viewsets.py``, ``api.py`` or anything under a ``views/`` folder), class-based views
+  ``viewsets.py``, ``api.py`` or anything under a ``views/`` folder; private functions and
+  functions the module itself calls are helpers, not views), class-based views
   (``View`` and the generic views), ``path()``/``re_path()``/``url()`` URL patterns.
 * Django REST framework: ``@api_view``, ``APIView`` and the generic views, viewsets and their
   actions (``list``/``create``/``retrieve``/``update``/``partial_update``/``destroy`` and
@@ -333,6 +334,23 @@ def methods_tested_in(func: cst.FunctionDef) -> frozenset[str]:
     return frozenset(walker.methods)
 
 
+def called_in_module(ctx: FileContext) -> frozenset[str]:
+    """Names a module calls as plain functions (``helper(request)``): a function another
+    function of the module calls is a helper, not a view. Memoised."""
+    key = ("web.called-in-module",)
+    if key not in ctx.cache:
+        names: set[str] = set()
+
+        class _Walk(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                if isinstance(node.func, cst.Name):
+                    names.add(node.func.value)
+
+        ctx.module.visit(_Walk())
+        ctx.cache[key] = frozenset(names)
+    return ctx.cache[key]
+
+
 def handler_for(ctx: FileContext, func: cst.FunctionDef, cls: cst.ClassDef | None = None) -> Handler | None:
     """The handler ``func`` is, or None. ``cls`` is the class it is defined in, if any.
 
@@ -453,7 +471,8 @@ def _detect(ctx: FileContext, func: cst.FunctionDef, cls: cst.ClassDef | None) -
                     methods = frozenset((string_value(e.value) or "").lower() for e in value.elements) - {""}
                 return Handler(func, framework, methods, None, cls.name.value, all_names, None, cls)
         return None
-    if params and params[0] in ("request", "req"):
+    if params and params[0] in ("request", "req") and not func.name.value.startswith("_") \
+            and func.name.value not in called_in_module(ctx):
         if ctx.imported("django") and is_views_module(ctx.path) and params[0] == "request":
             methods = _declared_methods(ctx, names) or methods_tested_in(func)
             return Handler(func, "django", methods, None, None, all_names)
@@ -549,7 +568,13 @@ def framework_family(framework: str | None) -> str:
 CREATE_NAME = re.compile(r"^(?:create|add|new|register|insert|signup|sign_up|upload|submit|place|make|post_new)"
                          r"(?:_|$)|_create$", re.IGNORECASE)
 #: Final names of calls that create or save something.
-CREATE_CALL = re.compile(r"(?:^|[._])(?:create|add|insert|register|save|persist|new|place)(?:_|$|[A-Z])|^save$")
+CREATE_CALL = re.compile(r"^(?:create|add|insert|register|persist|place|new)(?:_|$|[A-Z])|_create$|^bulk_insert")
+#: Final names of calls that store something (a creation or an update).
+SAVE_CALL = re.compile(r"^(?:save|persist|commit|put|upsert)(?:_|$)")
+#: Words of a handler's or view class's name that say it creates (``OrderCreateView``).
+CREATE_WORDS = frozenset({"create", "add", "new", "register", "signup", "insert", "submit", "upload", "place"})
+BULK_WORDS = frozenset({"bulk", "batch", "many", "import"})
+_PATH_PARAM = re.compile(r"<[^>]+>|\{[^}]+\}|:[A-Za-z_]\w*|\(\?P<")
 #: Final names of calls that change or remove something.
 CHANGE_CALL = re.compile(r"(?:^|[._])(?:update|delete|remove|destroy|cancel|approve|reject|archive|revoke|"
                          r"deactivate|activate|close|set|assign|transfer|refund|merge|publish|bulk)(?:_|$|[A-Z])")
@@ -561,7 +586,8 @@ ACTION_WORDS = frozenset({
     "import", "export", "batch", "graphql", "rpc", "ping", "health", "healthz", "echo", "convert", "render",
     "estimate", "reset", "confirm", "test", "password", "lookup", "resolve", "sync", "toggle", "like", "unlike",
     "vote", "subscribe", "unsubscribe", "evaluate", "predict", "analyze", "analyse", "sign", "simulate", "dry",
-    "translate", "parse", "format", "compute", "count", "stats", "report", "reports", "download",
+    "translate", "parse", "format", "compute", "count", "stats", "report", "reports", "download", "print",
+    "generate", "upload_url",
 })
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
@@ -603,8 +629,21 @@ def is_action(handler: Handler) -> bool:
 
 
 def creates(ctx: FileContext, handler: Handler) -> bool:
-    """Whether a handler creates something: its name, or a create/add/save-like call."""
-    return bool(CREATE_NAME.search(handler.name)) or any(CREATE_CALL.search(n) for n in called_names(ctx, handler.func))
+    """Whether a handler creates a resource: its name (``create_order``, DRF's ``create``),
+    its view class's name (``OrderCreateView``), or a POST to a collection path
+    (``/orders``, no path parameter) that calls a creating function (``create_order``,
+    ``Order.objects.create``, ``session.add``). Bulk and batch endpoints, which answer with
+    per-item results, are not counted."""
+    words = words_of(f"{handler.name} {handler.owner or ''}")
+    if words & BULK_WORDS:
+        return False
+    if CREATE_NAME.search(handler.name) or handler.name == "create" and handler.framework == "drf":
+        return True
+    if handler.cls is not None and words_of(handler.cls.name.value) & CREATE_WORDS:
+        return True
+    if handler.path is not None and not _PATH_PARAM.search(handler.path):
+        return any(CREATE_CALL.search(n) for n in called_names(ctx, handler.func))
+    return False
 
 
 def changes_data(ctx: FileContext, handler: Handler) -> bool:
@@ -614,7 +653,9 @@ def changes_data(ctx: FileContext, handler: Handler) -> bool:
         return True
     if "post" not in handler.methods or is_action(handler):
         return False
-    return creates(ctx, handler) or any(CHANGE_CALL.search(n) for n in called_names(ctx, handler.func))
+    called = called_names(ctx, handler.func)
+    return creates(ctx, handler) or any(CHANGE_CALL.search(n) or CREATE_CALL.search(n) or SAVE_CALL.search(n)
+                                        for n in called)
 
 
 # ---------------------------------------------------------------------------------------
@@ -674,14 +715,14 @@ class Response:
 
     @property
     def shape(self) -> str | None:
-        """The error body's primary key (``error``, ``detail``, ``message``...) or the sorted
-        key list when it has none."""
+        """The error body's primary key (``error``, ``detail``, ``message``...); None when
+        the body has none (field-keyed validation errors, progress bodies)."""
         if self.keys is None:
             return None
         for key in ERROR_KEYS:
             if key in self.keys:
                 return key
-        return ",".join(sorted(self.keys)) if self.keys else None
+        return None
 
 
 def status_code(ctx: FileContext, node: cst.BaseExpression | None) -> int | None:

@@ -4,10 +4,13 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
-from rules._shared.web import _framework_of, arg, current_handler, framework_family, responses_in
+from rules._shared.web import _framework_of, arg, current_handler, framework_family, responses_in, words_of
 
 ERROR_HANDLER_DECORATORS = frozenset({"errorhandler", "app_errorhandler", "exception_handler"})
 ERROR_HANDLER_CALLS = frozenset({"register_error_handler", "add_exception_handler"})
+# Endpoints whose error body is fixed by a protocol (OAuth 2.0 / OpenID Connect: {"error": ...}).
+PROTOCOL_WORDS = frozenset({"token", "oauth", "oauth2", "oidc", "openid", "authorize", "authorization",
+                            "introspect", "introspection", "revoke", "revocation", "userinfo", "jwks", "scim"})
 
 
 def _shape_text(shape: str) -> str:
@@ -132,6 +135,8 @@ class InconsistentResponseFormat(ProjectRule):
             return
         handler = current_handler(self.ctx, node)
         if handler is not None:
+            if words_of(f"{handler.name} {handler.path or ''} {handler.owner or ''} {self.ctx.path}") & PROTOCOL_WORDS:
+                return
             family, label = framework_family(handler.framework), handler.describe()
         elif self._error_handler(node):
             family, label = framework_family(_framework_of(self.ctx)), f"error handler `{node.name.value}`"

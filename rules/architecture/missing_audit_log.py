@@ -17,6 +17,9 @@ AUDIT_CALL = re.compile(r"(?i)audit|log_action|log_event|record_event|track_even
 AUDIT_LIBRARIES = ("auditlog", "simple_history", "reversion", "pghistory", "easyaudit", "django_audit",
                    "sqlalchemy_continuum", "sqlalchemy_history", "flask_audit", "actstream", "field_history",
                    "django_auditlog", "audit_log", "auditlog2")
+# Hooks a framework runs when a handler delegates to ``super()`` (DRF and Django views).
+FRAMEWORK_HOOKS = ("perform_", "form_valid", "save", "delete")
+TASK_CALLS = frozenset({"delay", "apply_async", "send_task", "enqueue", "defer", "kiq", "send_with_options"})
 GENERIC_NAMES = frozenset({"get", "post", "put", "patch", "delete", "create", "update", "save", "list", "run",
                            "execute", "call", "handle", "process", "__init__", "add", "remove", "destroy"})
 
@@ -30,6 +33,15 @@ def _is_log_call(ctx, node: cst.Call) -> bool:
     if last in LOG_METHODS and len(parts) > 1 and any("log" in p.lower() for p in parts[:-1]):
         return True
     return bool(AUDIT_CALL.search(last)) or any(AUDIT_CALL.search(p) for p in parts[:-1])
+
+
+def _only_raises(func: cst.FunctionDef) -> bool:
+    """A handler whose body only raises (``raise Http404()``) changes nothing."""
+    body = func.body.body if isinstance(func.body, cst.IndentedBlock) else ()
+    stmts = [s for s in body if not (isinstance(s, cst.SimpleStatementLine) and all(
+        isinstance(x, cst.Expr) and isinstance(x.value, (cst.SimpleString, cst.ConcatenatedString)) for x in s.body))]
+    return bool(stmts) and all(isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, cst.Raise) for x in s.body)
+                               for s in stmts)
 
 
 class _Scan(cst.CSTVisitor):
@@ -60,6 +72,10 @@ class MissingAuditLog(ProjectRule):
     audit call (anything named `audit...`, `log_action`, `record_event`...) in the handler
     or in the project functions it calls, followed three calls deep through imports
     (`order_service.cancel_order(...)` is looked up in the services module).
+
+    Handlers that only raise, that delegate to a background task (`.delay()`,
+    `.apply_async()`), and DRF/Django class handlers that delegate to `super()` are judged
+    with the class's hooks (`perform_create`, `form_valid`...), which the framework runs.
 
     Projects that use an audit library (django-auditlog, django-simple-history,
     django-reversion, django-pghistory, SQLAlchemy-Continuum...) record changes at the
@@ -131,9 +147,17 @@ class MissingAuditLog(ProjectRule):
         cls = self.ctx.enclosing_class()
         qual = f"{cls.name.value}.{node.name.value}" if cls is not None and self.ctx.parent() is not None else node.name.value
         handler = current_handler(self.ctx, node)
-        if handler is not None and changes_data(self.ctx, handler):
+        if handler is not None and changes_data(self.ctx, handler) and not _only_raises(node):
             self.checked()
-            self.record({"handler": handler.describe(), "logs": scan.logs, "calls": sorted(scan.calls)[:80],
+            calls = set(scan.calls)
+            if handler.cls is not None and any(c.startswith("super.") for c in calls):
+                # Delegating to the framework (``super().update(...)``) runs the class's hooks.
+                for item in handler.cls.body.body:
+                    if isinstance(item, cst.FunctionDef) and item.name.value.startswith(FRAMEWORK_HOOKS):
+                        calls.add(f"{module_name(self.ctx.path)}.{handler.cls.name.value}.{item.name.value}")
+            if any(c.rsplit(".", 1)[-1] in TASK_CALLS for c in calls):
+                return  # the work runs in a background task, which is not followed
+            self.record({"handler": handler.describe(), "logs": scan.logs, "calls": sorted(calls)[:80],
                          "module": module_name(self.ctx.path)}, node.name)
             return
         self.record({"function": qual, "name": node.name.value, "logs": scan.logs,

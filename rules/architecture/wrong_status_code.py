@@ -136,7 +136,8 @@ class WrongStatusCode(ProjectRule):
       `if not form.is_valid()`, or with a message saying a field is invalid or missing)
       answered with 500.
 
-    FastAPI routes are judged by their decorator's `status_code=`. POST endpoints that run
+    Only JSON responses are judged for creations (an HTML form's POST answers with a redirect
+    or a page). FastAPI routes are judged by their decorator's `status_code=`. POST endpoints that run
     actions (login, search, webhooks, previews...) are not creation endpoints. GraphQL and
     RPC endpoints, which report errors in a 200 body by design, are left alone.
 
@@ -272,8 +273,10 @@ class WrongStatusCode(ProjectRule):
             self.record({"kind": "creation", "family": family, "status": status,
                          "message": f"creation endpoint {label} declares no `status_code=201`, so it answers 200"}, node)
             return
+        # Only JSON answers: an HTML form's POST answers with a redirect or a page, where 201
+        # means nothing.
         successes = [r for r, _, _, in_post in walker.found
-                     if not r.is_error and r.kind in ("json", "text", "other") and error_payload(r) is None
+                     if not r.is_error and r.kind == "json" and error_payload(r) is None
                      and (not django_branch or in_post) and r.status not in (302, 303, 301, 307)]
         if not successes:
             return

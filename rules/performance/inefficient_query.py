@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
@@ -9,6 +11,7 @@ from rules._shared.models import load_models
 
 SLUG = "inefficient-query"
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+MIGRATION_PATH = re.compile(r"(?:^|/)(?:migrations|alembic|versions)/")
 JSON_DUMPS = frozenset({"json.dumps", "simplejson.dumps", "ujson.dumps", "orjson.dumps", "rapidjson.dumps"})
 
 
@@ -52,7 +55,8 @@ class InefficientQuery(ProjectRule):
     ## Known limits
     Querysets are followed through local variables of one function; querysets passed in
     as parameters are not. Reading one attribute that is a relation (a foreign key) is
-    left to `n-plus-one-query`. Test code is not checked.
+    left to `n-plus-one-query`. Migrations (one-off data changes) and test code are not
+    checked.
     """
 
     slug = SLUG
@@ -313,7 +317,7 @@ class InefficientQuery(ProjectRule):
         models = load_models(project)
         for fact in sorted(project.facts(SLUG), key=lambda f: (f.path, f.line)):
             data = fact.data
-            if project.is_test(fact.path):
+            if project.is_test(fact.path) or MIGRATION_PATH.search(fact.path):
                 continue
             if data["kind"] == "one-column":
                 model = models.get(data["model"], data.get("ref"))

@@ -37,6 +37,18 @@ UNINDEXABLE_KINDS = frozenset({"TextField", "JSONField", "BinaryField", "FileFie
                                "JSONB", "LargeBinary", "PickleType", "ARRAY", "HStoreField", "ArrayField"})
 
 
+def _path(lookup: str) -> list[str] | None:
+    """``["customer", "email"]`` for ``customer__email__startswith``; None when an ordinary
+    index cannot serve the lookup."""
+    parts = lookup.split("__")
+    op = parts[-1] if len(parts) > 1 and parts[-1] in ALL_LOOKUPS else "exact"
+    if op != "exact" or (len(parts) > 1 and parts[-1] == "exact"):
+        parts = parts[:-1]
+    if op not in INDEXABLE_LOOKUPS or not parts:
+        return None
+    return parts
+
+
 class MissingDbIndex(ProjectRule):
     """
     ## What it does
@@ -116,6 +128,8 @@ class MissingDbIndex(ProjectRule):
     def __init__(self, ctx=None) -> None:
         super().__init__(ctx)
         self.names = QueryNames(ctx) if ctx is not None else None
+        self._siblings: list[str] = []
+        self._sa_siblings: list[str] = []
 
     # -- the per-file part: record lookups ---------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -144,6 +158,11 @@ class MissingDbIndex(ProjectRule):
             if base is None or base.model is None:
                 return
         self.checked()
+        # Other equality lookups of the same query: an index on any of them narrows the rows.
+        siblings = [k for k in base.lookups] + [a.keyword.value for a in node.args
+                                                 if a.keyword is not None and a.keyword.value not in NOT_LOOKUP_KWARGS
+                                                 and method not in ORDER_METHODS]
+        self._siblings = [k for k in siblings if k.split("__")[-1] in ("exact", "in") or k.split("__")[-1] not in ALL_LOOKUPS]
         if method in ORDER_METHODS:
             for a in node.args:
                 if base.orm == "django":
@@ -151,14 +170,23 @@ class MissingDbIndex(ProjectRule):
                     if field and not field.startswith("?"):
                         self._lookup(base.model, base.ref, "django", field.lstrip("-").replace(".", "__"), "order", a.value)
                 else:
+                    self._sa_siblings = self._sa_equalities(node)
                     self._sa_order(a.value)
             return
         if base.orm == "django" or method == "filter_by":
             for a in node.args:
                 if a.keyword is not None and a.keyword.value not in NOT_LOOKUP_KWARGS:
+                    if self._column_expression(a.value):
+                        continue  # ``field__lt=F("other")``: no index serves a comparison of two columns
                     self._lookup(base.model, base.ref, base.orm, a.keyword.value, "filter", a)
                 elif a.keyword is None and base.orm == "django":
                     self._q_objects(a.value, base.model, base.ref)
+
+    def _column_expression(self, value: cst.BaseExpression) -> bool:
+        if isinstance(value, cst.Call):
+            name = (self.ctx.resolve(value.func) or "").rsplit(".", 1)[-1]
+            return name in ("F", "OuterRef", "Subquery", "Func", "ExpressionWrapper")
+        return isinstance(value, cst.BinaryOperation) and "F(" in self.ctx.code_of(value)
 
     def _q_objects(self, node: cst.BaseExpression, model: str, ref: str | None) -> None:
         if isinstance(node, cst.BinaryOperation):
@@ -169,26 +197,49 @@ class MissingDbIndex(ProjectRule):
         elif isinstance(node, cst.Call) and (self.ctx.resolve(node.func) or "").rsplit(".", 1)[-1] == "Q":
             for a in node.args:
                 if a.keyword is not None:
-                    self._lookup(model, ref, "django", a.keyword.value, "filter", a)
+                    if not self._column_expression(a.value):
+                        self._lookup(model, ref, "django", a.keyword.value, "filter", a, siblings=[])
                 else:
                     self._q_objects(a.value, model, ref)
 
-    def _lookup(self, model: str, ref: str | None, orm: str, path: str, kind: str, node: cst.CSTNode) -> None:
-        parts = path.split("__")
-        lookup = parts[-1] if len(parts) > 1 and parts[-1] in ALL_LOOKUPS else "exact"
-        if lookup != "exact" or (len(parts) > 1 and parts[-1] == "exact"):
-            parts = parts[:-1]
-        if lookup not in INDEXABLE_LOOKUPS or not parts:
+    def _lookup(self, model: str, ref: str | None, orm: str, path: str, kind: str, node: cst.CSTNode,
+                siblings: list[str] | None = None) -> None:
+        parts = _path(path)
+        if parts is None:
             return
-        self.record({"model": model, "ref": ref, "orm": orm, "path": parts, "kind": kind}, node)
+        others = [p for p in (_path(s) for s in (self._siblings if siblings is None else siblings) if s != path) if p]
+        self.record({"model": model, "ref": ref, "orm": orm, "path": parts, "kind": kind, "with": others}, node)
 
     def _sa_conditions(self, node: cst.Call) -> bool:
         """Record ``Model.col == x`` style conditions; True when the call had any."""
         found = False
+        self._sa_siblings = self._sa_equalities(node)
         for a in node.args:
             if a.keyword is None:
                 found = self._sa_condition(a.value) or found
         return found
+
+    def _sa_equalities(self, node: cst.Call) -> list[str]:
+        """Columns compared with ``==`` in this where()/filter() and the ones before it in the chain."""
+        out: list[str] = []
+        _, methods = call_chain(node)
+        for name, call in methods:
+            if name not in ("where", "filter"):
+                continue
+            for a in call.args:
+                stack = [a.value]
+                while stack:
+                    e = stack.pop()
+                    if isinstance(e, cst.Comparison) and len(e.comparisons) == 1 and \
+                            isinstance(e.comparisons[0].operator, cst.Equal):
+                        col = self._column(e.left)
+                        if col is not None and self._column(e.comparisons[0].comparator) is None:
+                            out.append(col[1])
+                    elif isinstance(e, cst.Call) and (self.ctx.resolve(e.func) or "").rsplit(".", 1)[-1] == "and_":
+                        stack += [x.value for x in e.args]
+                    elif isinstance(e, cst.BooleanOperation) and isinstance(e.operator, cst.And):
+                        stack += [e.left, e.right]
+        return out
 
     def _sa_condition(self, expr: cst.BaseExpression) -> bool:
         if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
@@ -199,7 +250,8 @@ class MissingDbIndex(ProjectRule):
             col = self._column(expr.left)
             if col is None or self._column(right) is not None:
                 return col is not None  # a join condition: keys, not lookups
-            self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "filter"}, expr)
+            self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "filter",
+                         "with": [[c] for c in self._sa_siblings if c != col[1]]}, expr)
             return True
         if isinstance(expr, cst.Call):
             name = (self.ctx.resolve(expr.func) or "").rsplit(".", 1)[-1]
@@ -208,8 +260,8 @@ class MissingDbIndex(ProjectRule):
             if isinstance(expr.func, cst.Attribute) and name in ("in_", "between", "startswith", "__eq__"):
                 col = self._column(expr.func.value)
                 if col is not None:
-                    self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "filter"},
-                                expr)
+                    self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "filter",
+                                 "with": [[c] for c in self._sa_siblings if c != col[1]]}, expr)
                     return True
             if isinstance(expr.func, cst.Attribute) and name in SA_NON_INDEXABLE:
                 return self._column(expr.func.value) is not None
@@ -230,7 +282,8 @@ class MissingDbIndex(ProjectRule):
             return
         col = self._column(expr)
         if col is not None:
-            self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "order"}, expr)
+            self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "order",
+                         "with": [[c] for c in self._sa_siblings if c != col[1]]}, expr)
 
     def _column(self, expr: cst.BaseExpression) -> tuple[str, str, str | None] | None:
         """(model, column, resolved model name) for ``Model.column``."""
@@ -258,6 +311,8 @@ class MissingDbIndex(ProjectRule):
             found = self._field(models, model, fact.data["path"])
             if found is None:
                 continue
+            if any(self._narrows(models, model, other, fk_indexed) for other in fact.data.get("with", [])):
+                continue  # another lookup of the same query is indexed
             owner, field = found
             key = (owner.path, field["line"], field["name"])
             uses.setdefault(key, []).append(fact)
@@ -303,6 +358,19 @@ class MissingDbIndex(ProjectRule):
                 return None
             return current, field
         return None
+
+    def _narrows(self, models, model: Model, path: list[str], fk_indexed: bool) -> bool:
+        """Whether an equality lookup on ``path`` can use an index (keys, relations, indexed fields)."""
+        first = path[0]
+        if first in ("pk", "id") or first in model.relations:
+            return True
+        if first.endswith("_id") and first[:-3] in model.relations:
+            return True
+        field = model.fields.get(first)
+        if field is None or len(path) > 1:
+            return False
+        return bool(field.get("indexed") or field.get("fk") and (fk_indexed or model.orm == "django")
+                    or any(idx and idx[0] in (first, field.get("column")) for idx in model.indexes))
 
     @staticmethod
     def _indexed(model: Model, field: dict, fk_indexed: bool) -> bool:

@@ -27,12 +27,19 @@ MANAGER_METHODS = FROM_PREFETCH | REQUERY | REL_WRITES
 NON_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
 NO_SQL = frozenset({"raise", "raise_on_sql", "noload"})
 ALWAYS_QUERY = frozenset({"dynamic", "write_only"})
+ORM_APIS = frozenset({"django", "sqlalchemy"})
+# Calls that never reach the database, or re-read one object on purpose.
+NO_ROUND_TRIP = frozenset({"none", "refresh_from_db", "arefresh_from_db"})
+SUBQUERY_WRAPPERS = frozenset({"Subquery", "Exists", "Prefetch", "ArraySubquery", "OuterRef"})
+COMP_NODES = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 # Calls that already send many rows at once: one per batch is the fix, not the problem.
 BATCH_METHODS = frozenset({"insert_many", "bulk_write", "bulk_create", "bulk_update", "abulk_create", "abulk_update",
                            "executemany", "execute_many", "bulk_save_objects", "bulk_insert_mappings",
                            "bulk_update_mappings", "copy_records_to_table", "copy_expert", "copy_from", "in_bulk"})
 CACHE_DECORATORS = re.compile(r"(?:^|\.)(?:lru_cache|cache|cached_property|cached|memoize|memoized|ttl_cache|"
                               r"cached_method|cachedmethod)$")
+BATCHING = re.compile(r"chunk|batch|grouper|paginat|page_range|islice_groups|partition", re.IGNORECASE)
+BOUNDED_CALLS = frozenset({"get_models", "get_app_configs", "get_fields", "_get_fields"})
 BOUNDED_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
 MIGRATION_PATH = re.compile(r"(?:^|/)(?:migrations|alembic|versions)/")
 
@@ -54,11 +61,27 @@ def _unwrap(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr
 
 
-def _bounded(expr: cst.BaseExpression) -> bool:
-    """Loops over literals, ``range(<literal>)`` and UPPER_CASE constants run a fixed, small number of times."""
+def _bounded(expr: cst.BaseExpression, literal_names: set[str] | frozenset[str] = frozenset(),
+             target: cst.CSTNode | None = None) -> bool:
+    """Loops over literals, ``range(<literal>)``, UPPER_CASE constants, local names bound to
+    literals, the models of the app registry and Django signal responses run a fixed, small
+    number of times."""
     expr = _unwrap(expr)
     if isinstance(expr, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.SimpleString, cst.ConcatenatedString)):
         return True
+    if isinstance(expr, cst.Name) and expr.value in literal_names:
+        return True
+    if isinstance(expr, cst.Call):
+        callee = expr.func.attr.value if isinstance(expr.func, cst.Attribute) else \
+            expr.func.value if isinstance(expr.func, cst.Name) else ""
+        if BATCHING.search(callee):
+            return True  # one query per batch of rows is the fix for N+1, not an instance of it
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        method = expr.func.attr.value
+        if method in BOUNDED_CALLS:
+            return True
+        if method in ("send", "send_robust") and isinstance(target, cst.Tuple) and len(target.elements) == 2:
+            return True  # ``for receiver, response in signal.send(...)``
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "range":
         return all(isinstance(a.value, cst.Integer) for a in expr.args)
     if isinstance(expr, cst.Name) and BOUNDED_NAME.match(expr.value):
@@ -70,8 +93,23 @@ def _bounded(expr: cst.BaseExpression) -> bool:
         if chain and chain[-1] in ("choices",):
             return True
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("items", "keys", "values"):
-        return _bounded(expr.func.value)
+        return _bounded(expr.func.value, literal_names)
     return False
+
+
+def _absence_tests(test: cst.BaseExpression):
+    """("missing", x) for ``x is None`` / ``not x``; ("not-in", c) for ``k not in c``."""
+    if isinstance(test, cst.BooleanOperation):
+        yield from _absence_tests(test.left)
+        yield from _absence_tests(test.right)
+    elif isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) and isinstance(test.expression, cst.Name):
+        yield "missing", test.expression.value
+    elif isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        op, right = test.comparisons[0].operator, test.comparisons[0].comparator
+        if isinstance(op, cst.Is) and isinstance(right, cst.Name) and right.value == "None" and isinstance(test.left, cst.Name):
+            yield "missing", test.left.value
+        elif isinstance(op, cst.NotIn) and isinstance(right, cst.Name):
+            yield "not-in", right.value
 
 
 def _qe_json(q: QueryExpr | None) -> dict | None:
@@ -90,6 +128,7 @@ class _Frame:
     calls: list[list[Any]] = field(default_factory=list)
     accesses: list[list[Any]] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
+    literals: set[str] = field(default_factory=set)  # names bound to literal containers
 
 
 class NPlusOneQuery(ProjectRule):
@@ -97,10 +136,10 @@ class NPlusOneQuery(ProjectRule):
     ## What it does
     Finds queries that run once per iteration of a loop or comprehension:
 
-    * a database call in the loop body: Django manager queries (`Model.objects.get/filter/create/...`),
-      model `save()`/`delete()`, SQLAlchemy session queries (`session.query`, `session.execute`,
-      `session.scalars`, `session.get`, `Model.query...`), DB-API `cursor.execute`, asyncpg,
-      databases and MongoDB calls;
+    * a query in the loop body: Django manager reads (`Model.objects.get/filter/first/...`),
+      SQLAlchemy session queries (`session.query`, `session.execute`, `session.scalars`,
+      `session.get`, `Model.query...`), DB-API `cursor.execute`/`executemany`-able writes,
+      asyncpg, databases and MongoDB calls;
     * relation access on the rows of a query: a Django forward foreign key (`order.customer`), a
       reverse or many-to-many manager (`order.items.all()`, `.count()`, `.filter()`,
       `.exists()`), a SQLAlchemy lazy relationship (`user.addresses`), when the query that
@@ -121,8 +160,18 @@ class NPlusOneQuery(ProjectRule):
     time in production.
 
     ## Known limits
-    Loops over literal collections, `range(<number>)` and UPPER_CASE constants are taken to
-    be small and are not reported. `while` loops are not checked (they usually page through
+    ORM writes in a loop (`Model.objects.create`, `obj.save()`, `session.execute(update(...))`)
+    are not reported by default: they usually run model logic and signals per object, so
+    the bulk alternatives are no drop-in replacement; set `include-writes = true` to report
+    them. Raw driver writes (`cursor.execute("INSERT ...")`) are reported: `executemany`
+    is the drop-in. A query inside a `return`/`raise` in the loop runs once.
+    Loops over literal collections (also through a local name), `range(<number>)`,
+    UPPER_CASE constants, the app registry's models and a Django signal's responses are
+    taken to be small, and loops over batches (`chunks(...)`, `batched(...)`, paginators)
+    to be the fix rather than the problem; none of them are reported. Queries guarded by
+    a cache test (`if key not in cache: cache[key] = ...`), queries that only build a
+    subquery (`OuterRef`, `Subquery`, `Exists`, `pk__in=<queryset>`), `.none()` and
+    `refresh_from_db()` are not reported either. `while` loops are not checked (they usually page through
     results or retry). A batched query (`filter(id__in=chunk)`, `.in_(chunk)` with the loop
     variable) is not reported. Relation access is followed only when the loop iterates a
     query whose model is known in the same function (directly, through local variables, or
@@ -139,6 +188,7 @@ class NPlusOneQuery(ProjectRule):
     languages = ("python", "javascript", "typescript")
     engines = ("semgrep",)
     summary = "A query runs once per loop iteration (N+1 queries)"
+    options = {"include-writes": False}
     triggers = ("objects", "query", "execute", "session", "select", "fetch", "save(", "delete(", "find_one",
                 "_set", ".all()", "scalars", "insert_one", "update_one")
     bad = (
@@ -198,6 +248,7 @@ class NPlusOneQuery(ProjectRule):
         self._next = 0
         self._skip = ctx is not None and (ctx.is_test or bool(MIGRATION_PATH.search(ctx.path)))
         self._loop_assigned: dict[int, set[str]] = {}
+        self._assign_counts: dict[int, dict[str, int]] = {}
 
     def _frame(self) -> _Frame | None:
         return self._frames[-1] if self._frames else None
@@ -236,6 +287,16 @@ class NPlusOneQuery(ProjectRule):
             return
         for loop in self.ctx.enclosing_loops():
             self._loop_assigned.setdefault(id(loop), set()).add(target.value)
+            counts = self._assign_counts.setdefault(id(loop), {})
+            counts[target.value] = counts.get(target.value, 0) + 1
+        if isinstance(value, (cst.List, cst.Tuple, cst.Set, cst.Dict)) and len(value.elements) <= 50 and \
+                not any(isinstance(e, (cst.StarredElement, cst.StarredDictElement)) for e in value.elements):
+            frame.literals.add(target.value)
+        elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+                value.func.attr.value in ("send", "send_robust") and self._signal_name(value.func.value):
+            frame.literals.add(target.value)  # responses of a Django signal: one per receiver
+        else:
+            frame.literals.discard(target.value)
         desc = describe_query(self.ctx, value, frame.names, self._row_vars())
         if desc is not None:
             frame.names[target.value] = desc
@@ -251,6 +312,11 @@ class NPlusOneQuery(ProjectRule):
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None and not self._skip:
             self._bind(node.target, node.value)
+
+    def _signal_name(self, node: cst.BaseExpression) -> bool:
+        resolved = self.ctx.resolve(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+        return bool(resolved) and ("signal" in resolved.lower() or resolved.rsplit(".", 1)[-1].startswith(
+            ("register_", "on_", "pre_", "post_")))
 
     def _row_vars(self) -> dict[str, int]:
         """Loop variables in scope (innermost loops last), to their loop ids."""
@@ -269,7 +335,8 @@ class NPlusOneQuery(ProjectRule):
         self._next += 1
         row_vars = self._row_vars()
         desc = describe_query(self.ctx, _unwrap(iterable), frame.names, row_vars)
-        info = {"t": "loop", "id": self._next, "vars": _targets(target, iterable), "bounded": _bounded(iterable),
+        info = {"t": "loop", "id": self._next, "vars": _targets(target, iterable),
+                "bounded": _bounded(iterable, frame.literals, target),
                 "iter": _qe_json(desc), "rel_loop": row_vars.get(desc.rel_var) if desc is not None and desc.rel_var else None,
                 "text": self.ctx.code_of(_unwrap(iterable)).strip()[:80]}
         self._loops[id(node)] = info
@@ -299,13 +366,16 @@ class NPlusOneQuery(ProjectRule):
             if is_chain_receiver(self.ctx):
                 return
             line = self.ctx.line_of(node)
-            frame.queries.append([line, found.description])
-            if found.method in BATCH_METHODS or self._per_connection(node, frame):
+            orm_write = found.op == WRITE and found.api in ORM_APIS
+            frame.queries.append([line, found.description, orm_write])
+            if found.method in BATCH_METHODS or found.method in NO_ROUND_TRIP or self._per_connection(node, frame) \
+                    or self._leaves_loop() or self._subquery(node, frame) or self._memoised() or self._one_iteration():
                 return
             if loops:
                 self.checked()
                 self.record({"t": "query", "loops": loops, "desc": found.description, "api": found.api,
-                             "op": found.op, "method": found.method, "batched": self._batched(node)}, node)
+                             "op": found.op, "method": found.method, "batched": self._batched(node),
+                             "orm_write": orm_write}, node)
             return
         callee = None
         if isinstance(node.func, cst.Name):
@@ -315,12 +385,83 @@ class NPlusOneQuery(ProjectRule):
             callee = [node.func.attr.value, True]
         if callee is None:
             return
+        if frame.func is not None and callee[0] == frame.func.name.value:
+            return  # recursion, not a loop calling a helper
         line = self.ctx.line_of(node)
         args = [a.value.value if isinstance(a.value, cst.Name) and a.keyword is None else None for a in node.args]
         frame.calls.append([callee[0], callee[1], line])
         if loops:
             self.record({"t": "call", "loops": loops, "name": callee[0], "self": callee[1], "cls": frame.cls,
                          "args": args, "row_vars": self._row_vars()}, node)
+
+    def _subquery(self, node: cst.Call, frame: _Frame) -> bool:
+        """A queryset used inside another query (``Subquery``, ``Exists``, ``pk__in=...``,
+        ``OuterRef``): the database runs it as part of that query."""
+        if "OuterRef" in self.ctx.code_of(node):
+            return True
+        child: cst.CSTNode = node
+        for anc in self.ctx.ancestors():
+            if isinstance(anc, (cst.For, cst.While, cst.FunctionDef, cst.Lambda) + COMP_NODES):
+                return False
+            if isinstance(anc, cst.Call) and child is not anc.func:
+                name = (self.ctx.resolve(anc.func) or "").rsplit(".", 1)[-1]
+                if name in SUBQUERY_WRAPPERS or classify(self.ctx, anc, frame.func) is not None:
+                    return True
+            child = anc
+        return False
+
+    def _one_iteration(self) -> bool:
+        """``if key == "itemvars": ...`` inside ``for key in fields``: the branch runs for one iteration."""
+        row_vars = self._row_vars()
+        for anc in self.ctx.ancestors():
+            if isinstance(anc, cst.If):
+                test = anc.test
+                if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and \
+                        isinstance(test.comparisons[0].operator, (cst.Equal, cst.Is)):
+                    sides = (test.left, test.comparisons[0].comparator)
+                    if any(isinstance(a, cst.Name) and a.value in row_vars for a in sides) and \
+                            any(isinstance(b, (cst.SimpleString, cst.Integer, cst.ConcatenatedString)) for b in sides):
+                        return True
+            elif isinstance(anc, (cst.For, cst.While, cst.FunctionDef)):
+                return False
+        return False
+
+    def _memoised(self) -> bool:
+        """``if key not in cache: cache[key] = Model.objects.get(...)`` / ``if x is None: x = ...``
+        (with ``x`` kept across iterations): the query runs once per key, guarded by the test."""
+        names: set[str] = set()  # plain names assigned from the query
+        containers: set[str] = set()  # ``cache`` in ``cache[key] = ...``
+        loops = self.ctx.enclosing_loops()
+        counts = self._assign_counts.get(id(loops[0]), {}) if loops else {}
+        for anc in self.ctx.ancestors():
+            if isinstance(anc, (cst.Assign, cst.AugAssign)):
+                targets = [t.target for t in anc.targets] if isinstance(anc, cst.Assign) else [anc.target]
+                for t in targets:
+                    if isinstance(t, cst.Name):
+                        names.add(t.value)
+                        continue
+                    while isinstance(t, (cst.Subscript, cst.Attribute)):
+                        t = t.value
+                    if isinstance(t, cst.Name):
+                        containers.add(t.value)
+            elif isinstance(anc, cst.If) and (names or containers):
+                for kind, name in _absence_tests(anc.test):
+                    if kind == "missing" and name in names and counts.get(name, 0) <= 1:
+                        return True
+                    if kind == "not-in" and name in containers | names:
+                        return True
+            elif isinstance(anc, (cst.For, cst.While, cst.FunctionDef)):
+                return False
+        return False
+
+    def _leaves_loop(self) -> bool:
+        """The call is part of a ``return``/``raise`` inside the loop: it runs once, then the loop ends."""
+        for anc in self.ctx.ancestors():
+            if isinstance(anc, (cst.Return, cst.Raise)):
+                return True
+            if isinstance(anc, (cst.For, cst.While, cst.FunctionDef, cst.Lambda) + COMP_NODES):
+                return False
+        return False
 
     def _per_connection(self, node: cst.Call, frame: _Frame) -> bool:
         """A query on a connection that the loop itself iterates or opens (one per shard,
@@ -370,6 +511,11 @@ class NPlusOneQuery(ProjectRule):
         parent = self.ctx.parent()
         if isinstance(parent, cst.Attribute) and parent.value is node:
             return  # only the outermost attribute of a chain
+        if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del)) and \
+                getattr(parent, "target", None) is node:
+            return  # ``row.customer = x`` sets the key; it does not load anything
+        if isinstance(parent, cst.Element) and any(isinstance(a, cst.AssignTarget) for a in self.ctx.ancestors()):
+            return
         root, chain = _attr_chain(node)
         if root is None or not chain:
             return
@@ -389,7 +535,7 @@ class NPlusOneQuery(ProjectRule):
         for path, facts in sorted(by_path.items()):
             if project.is_test(path) or MIGRATION_PATH.search(path):
                 continue
-            _FileCheck(self, models, path, facts).run()
+            _FileCheck(self, models, path, facts, bool(self.opts.get("include-writes", False))).run()
 
 
 @dataclass
@@ -403,8 +549,9 @@ class _Resolved:
 
 
 class _FileCheck:
-    def __init__(self, rule: NPlusOneQuery, models: Models, path: str, facts: list[Fact]) -> None:
+    def __init__(self, rule: NPlusOneQuery, models: Models, path: str, facts: list[Fact], writes: bool) -> None:
         self.rule = rule
+        self.writes = writes
         self.models = models
         self.path = path
         self.loops: dict[int, Fact] = {}
@@ -429,7 +576,7 @@ class _FileCheck:
 
     def run(self) -> None:
         for q in sorted(self.queries, key=lambda f: f.line):
-            if q.data.get("batched"):
+            if q.data.get("batched") or q.data.get("orm_write") and not self.writes:
                 continue
             loop = self._unbounded_loop(q.data["loops"])
             if loop is None:
@@ -474,7 +621,7 @@ class _FileCheck:
 
     def _through(self, outer: _Resolved, chain: list[str], desc: dict) -> _Resolved | None:
         """The rows of ``row.<relation>.all()`` for an outer row."""
-        model, path = outer.model, ""
+        model, path, rel = outer.model, "", None
         for name in chain:
             if name in MANAGER_METHODS:
                 break
@@ -487,6 +634,8 @@ class _FileCheck:
                 return None
         prefix = path + "__"
         eager = {p[len(prefix):] for p in outer.eager if p.startswith(prefix)}
+        if rel is not None and rel.get("kind") == "reverse_fk" and rel.get("field"):
+            eager.add(rel["field"])  # Django sets the parent on rows read through its reverse manager
         if "*" in outer.eager:
             eager.add("*")
         eager |= set(desc.get("eager", ()))
@@ -545,6 +694,8 @@ class _FileCheck:
                     return None  # the manager itself, not evaluated here
                 prefetched = path in rows.eager
                 if method in REL_WRITES:
+                    if not self.writes:
+                        return None
                     return path, f"{shown}.{method}()`", "collect the changes and write them with one bulk query"
                 full = f"{rows.prefix}__{path}" if rows.prefix else path
                 if method in FROM_PREFETCH:
@@ -584,9 +735,9 @@ class _FileCheck:
         if key in visited or fn.data.get("cached"):
             return None
         visited.add(key)
-        if fn.data["queries"]:
-            line, desc = fn.data["queries"][0]
-            return line, desc
+        for line, desc, orm_write in fn.data["queries"]:
+            if not orm_write or self.writes:
+                return line, desc
         for name, is_self, _ in fn.data["calls"]:
             inner = self._helper(fn.data["cls"], name, is_self)
             if inner is not None:

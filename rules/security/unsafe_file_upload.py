@@ -170,7 +170,7 @@ class UnsafeFileUpload(ProjectRule):
         if not used:
             return  # only tested (``if request.FILES: ...``), never read
         node, taint = uploads[0]
-        if flow.is_validated(taint) or any(flow.is_validated(t) for _, t in uploads):
+        if any(flow.by_validator(t) for _, t in uploads):
             return
         # Handed to a project helper: taken as checked there.
         for event in flow.calls:
