@@ -52,10 +52,13 @@ class CsrfDisabled(FileRule):
     A view that only answers safe methods (`@require_GET`), or whose code shows no state
     change at all (no write, session change, login, task or outgoing message: a CSP report
     sink, a ping), is not reported. A `MIDDLEWARE` list with a project's own CSRF
-    middleware (any entry naming CSRF) passes. A webhook
-    receiving signed payloads is still reported, at low severity: third parties cannot send
-    CSRF tokens, and the signature check is what protects it. Suppress it with a reason,
-    e.g. `# checker: ignore[csrf-disabled] -- signed webhook (HMAC checked)`.
+    middleware (any entry naming CSRF) passes.
+
+    A webhook receiving signed payloads is still reported, at low severity: third parties
+    cannot send CSRF tokens, and the signature check is what protects it. Suppress it with a
+    reason, e.g. `# checker: ignore[csrf-disabled] -- signed webhook (HMAC checked)`. The
+    same holds for endpoints authenticated by client credentials or bearer tokens (OAuth
+    token and userinfo endpoints): low severity, with the same advice.
 
     ## Why is this bad?
     With cookie-based sessions, any page the user visits can submit forms or requests to
