@@ -75,7 +75,10 @@ class MissingAuthorization(ProjectRule):
     (also `include_router(..., dependencies=...)`), DRF `permission_classes`, Django
     `login_required`/`permission_required`/`LoginRequiredMixin`, a blueprint's
     `before_request` hook that checks the user, and checks inside the handler
-    (`request.user.is_authenticated`, `verify_jwt_in_request()`, `abort(403)`).
+    (`request.user.is_authenticated`, `verify_jwt_in_request()`, `abort(403)`). Class-based
+    views inherit markers from base classes defined in the same module; a `MIDDLEWARE` entry
+    that requires a login or checks permissions for every view (Django's
+    `LoginRequiredMiddleware`, a project's `PermissionMiddleware`) protects all Django views.
 
     It also reports Django REST framework views that accept writes with
     `permission_classes = [AllowAny]`, and `DEFAULT_PERMISSION_CLASSES` set to `AllowAny`

@@ -54,8 +54,9 @@ class MissingSecurityHeaders(ProjectRule):
       no web server configuration beside the code that adds them (nginx `add_header`,
       Caddy, ingress annotations).
 
-    Development and test settings (`settings/dev.py`, `local_settings.py`, `tests/`) are
-    not taken as the project's configuration.
+    Middleware is matched by class name, so a project's own `SecurityMiddleware` subclass
+    counts. Development and test settings (`settings/dev.py`, `local_settings.py`,
+    `tests/`) are not taken as the project's configuration.
 
     ## Why is this bad?
     HSTS keeps browsers on HTTPS (no downgrade on the first plain-HTTP request), CSP limits
