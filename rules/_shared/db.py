@@ -925,7 +925,7 @@ def describe_query(ctx: FileContext, expr: cst.BaseExpression | None, names: dic
     for name, call in methods[start:]:
         q.methods.append(name)
         if name in ("filter", "get", "filter_by", "get_or_create", "update_or_create", "first_or_404"):
-            q.lookups += [a.keyword.value for a in call.args if a.keyword is not None]
+            q.lookups += filter_lookups(ctx, call)
         if q.orm in ("django", "?"):
             if name == "select_related":
                 if not call.args:
@@ -958,6 +958,43 @@ def describe_query(ctx: FileContext, expr: cst.BaseExpression | None, names: dic
             elif name == "where" or name == "filter":
                 pass
     return q
+
+
+def filter_lookups(ctx: FileContext, call: cst.Call) -> list[str]:
+    """The lookups a Django ``filter()``/``get()`` call ANDs together: keyword lookups,
+    keywords of ``Q()`` objects combined with ``&``, an ``OR`` of ``Q()`` objects as one
+    entry ``"a|b"``, and ``"?"`` for a condition that cannot be read (a variable)."""
+    out: list[str] = []
+    for a in call.args:
+        if a.keyword is not None:
+            if a.keyword.value not in ("defaults", "create_defaults"):
+                out.append(a.keyword.value)
+        elif a.star:
+            out.append("?")
+        else:
+            out += _q_lookups(ctx, a.value)
+    return out
+
+
+def _q_lookups(ctx: FileContext, node: cst.BaseExpression) -> list[str]:
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitAnd):
+        return _q_lookups(ctx, node.left) + _q_lookups(ctx, node.right)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        left, right = _q_lookups(ctx, node.left), _q_lookups(ctx, node.right)
+        if left and right:
+            return ["|".join(sorted(set(left[:1] + right[:1])))] if len(left) == 1 and len(right) == 1 else ["|"]
+        return []
+    if isinstance(node, cst.Call) and _last(ctx.resolve(node.func) or "") == "Q":
+        out: list[str] = []
+        for a in node.args:
+            if a.keyword is not None:
+                out.append(a.keyword.value)
+            else:
+                out += _q_lookups(ctx, a.value)
+        return out
+    if isinstance(node, cst.Call) and _last(ctx.resolve(node.func) or "") in ("Exists", "Subquery", "Exact"):
+        return []
+    return ["?"]
 
 
 def _attr_chain(node: cst.BaseExpression) -> tuple[str | None, list[str]]:

@@ -6,11 +6,14 @@ from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
 from rules._shared.db import DbCall, db_calls_in
 from rules._shared.layers import layers_from_settings
-from rules._shared.web import Handler, handler_for
+from rules._shared.web import Handler, handler_for, words_of
 
 # Calls that are not the controller talking to the database itself.
 FRAMEWORK_SHORTCUTS = ("django.shortcuts.get_object_or_404", "django.shortcuts.get_list_or_404",
                        "django.shortcuts.aget_object_or_404", "django.shortcuts.aget_list_or_404")
+# Health checks probe the database on purpose.
+HEALTH_WORDS = frozenset({"health", "healthz", "healthcheck", "readiness", "readyz", "ready", "liveness", "livez",
+                          "ping", "heartbeat"})
 # Hooks of Django and DRF class-based views: the documented place for query configuration.
 VIEW_HOOK_PREFIXES = ("get_", "perform_", "filter_", "paginate_", "form_", "dispatch", "initial", "setup")
 
@@ -52,7 +55,8 @@ class ControllerDbAccess(FileRule):
     configured, every function of the first (outermost) layer counts as a controller.
 
     A handler that calls a service or a repository — anything outside its own module — is
-    quiet, whatever that code does.
+    quiet, whatever that code does; so are health-check handlers, which probe the database
+    on purpose.
 
     Django idioms that are not counted: `get_object_or_404`/`get_list_or_404` (the view
     layer's own shortcut for turning a missing row into a 404), class attributes such as a
@@ -160,6 +164,8 @@ class ControllerDbAccess(FileRule):
         reported: set[int] = set()
         for func, handler, cls in controllers:
             self.checked()
+            if words_of(f"{func.name.value} {handler.path or '' if handler else ''}") & HEALTH_WORDS:
+                continue
             label = handler.describe() if handler is not None else f"`{(cls.name.value + '.') if cls else ''}{func.name.value}`"
             calls = self._db_calls(func)
             if calls:

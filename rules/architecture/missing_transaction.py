@@ -13,6 +13,8 @@ TX_WORDS = re.compile(r"(?:atomic|transaction|transactional|begin|begin_nested|s
                       r"start_transaction|commit_on_success)$", re.IGNORECASE)
 SKIP_DIRS = frozenset({"migrations", "alembic", "versions"})
 AUTOCOMMIT_APIS = ("django", "asyncpg", "databases")
+GENERIC_NAMES = frozenset({"save", "delete", "create", "update", "post", "put", "patch", "get", "run", "execute",
+                           "handle", "process", "perform", "form_valid", "clean"})
 FIX = {
     "django": "wrap them in `with transaction.atomic():`",
     "asyncpg": "run them inside `async with conn.transaction():`",
@@ -34,6 +36,17 @@ class _Events(cst.CSTVisitor):
         self.tx = 0
         self.loops = 0
         self.events: list[tuple[str, str, cst.Call, bool, bool, str]] = []  # kind, api, node, in_tx, in_loop, what
+        self.tx_callees: set[str] = set()  # functions called inside a transaction block
+        self.path: list[cst.CSTNode] = []  # the nodes from the function body down to the current one
+        self.chains: dict[int, tuple[cst.CSTNode, ...]] = {}  # write call -> its ancestors
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.path.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self.path.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return node is self.func
@@ -60,6 +73,10 @@ class _Events(cst.CSTVisitor):
     leave_For = leave_While = leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _loop_out  # type: ignore
 
     def visit_Call(self, node: cst.Call) -> bool:
+        if self.tx > 0 and node.func is not None:
+            name = self.ctx.resolve(node.func)
+            if name:
+                self.tx_callees.add(name.replace("()", "").rsplit(".", 1)[-1])
         found = classify(self.ctx, node, self.func)
         if found is None:
             name = self.ctx.resolve(node.func) or ""
@@ -70,6 +87,7 @@ class _Events(cst.CSTVisitor):
                 and not self.ctx.imported("django") and ".objects" not in self.ctx.text:
             return False  # an instance method outside Django code: not known to be the ORM's
         if found.op == WRITE or found.op == STAGE:
+            self.chains[id(node)] = tuple(self.path)
             self.events.append(("write", found.api, node, self.tx > 0, self.loops > 0, found.description))
         elif found.op == TRANSACTION and found.method in ("commit", "begin"):
             self.events.append((found.method, found.api, node, self.tx > 0, self.loops > 0, found.description))
@@ -83,8 +101,9 @@ class MissingTransaction(ProjectRule):
     the writes, so a failure half-way leaves the first writes committed:
 
     * Django (autocommit): two or more ORM writes (`create`, `save()`, `update`, `delete`,
-      `bulk_create`...; one inside a loop counts as several) outside `transaction.atomic()`
-      and not in an `@transaction.atomic` function. Views are left alone when the settings
+      `bulk_create`...) that can run in the same call (not in exclusive branches, not after
+      an early `return`) outside `transaction.atomic()` and not in an `@transaction.atomic`
+      function. One write repeated in a loop over independent items is taken as a batch. Views are left alone when the settings
       turn on `ATOMIC_REQUESTS`.
     * SQLAlchemy sessions and DB-API connections: writes split over two or more `commit()`
       calls in one function.
@@ -102,8 +121,9 @@ class MissingTransaction(ProjectRule):
 
     ## Known limits
     Writes made by called functions are not counted (a service calling two repository
-    methods that each commit is not seen), and neither is a transaction opened by the
-    caller. Per-item commits in loops are taken as deliberate batching. MongoDB writes are
+    methods that each commit is not seen). A transaction opened by a caller is seen when
+    the caller calls the function by name inside its transaction block or from an
+    `@transaction.atomic` function (in the same file, or anywhere for specific names). Per-item commits in loops are taken as deliberate batching. MongoDB writes are
     not judged.
     """
 
@@ -184,10 +204,16 @@ class MissingTransaction(ProjectRule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if self._skip:
             return
-        if any(self._tx_decorator(d) for d in node.decorators):
-            return
         walker = _Events(self, node)
+        if any(self._tx_decorator(d) for d in node.decorators):
+            walker.tx = 1
+            node.body.visit(walker)
+            if walker.tx_callees:
+                self.record({"tx-callees": sorted(walker.tx_callees)})
+            return
         node.body.visit(walker)
+        if walker.tx_callees:
+            self.record({"tx-callees": sorted(walker.tx_callees)})
         events = walker.events
         if not any(kind == "write" for kind, *_ in events):
             return
@@ -195,18 +221,20 @@ class MissingTransaction(ProjectRule):
         handler = current_handler(self.ctx, node) is not None
         for api in sorted({api for kind, api, *_ in events if kind == "write"}):
             mine = [e for e in events if e[1] == api or e[0] == "begin" and api == "sqlalchemy"]
-            writes = self._unsafe_writes(api, mine)
+            writes = self._unsafe_writes(api, mine, walker.chains)
             if writes:
                 lines = [self.ctx.line_of(n) for _, _, n, *_ in writes]
                 self.record({"api": api, "function": node.name.value, "handler": handler,
                              "lines": lines, "what": writes[0][5]}, node.name)
                 return
 
-    def _unsafe_writes(self, api: str, events: list) -> list:
+    def _unsafe_writes(self, api: str, events: list, chains: dict) -> list:
         if api in AUTOCOMMIT_APIS:
             outside = [e for e in events if e[0] == "write" and not e[3]]
-            weight = sum(2 if e[4] else 1 for e in outside)
-            return outside if weight >= 2 else []
+            # Two write sites that can both run in one call (not in exclusive branches).
+            together = [e for e in outside if any(o is not e and _together(chains[id(e[2])], chains[id(o[2])])
+                                                  for o in outside)]
+            return together if len(together) >= 2 else []
         if api in ("sqlalchemy", "dbapi"):
             segments: list[list] = []
             pending: list = []
@@ -246,11 +274,23 @@ class MissingTransaction(ProjectRule):
     def check(self, project: ProjectContext) -> None:
         facts = project.facts(self.slug)
         atomic_requests = any(f.data.get("atomic-requests") for f in facts)
+        # Functions some caller runs inside a transaction block: by name in the same file,
+        # and project-wide for names specific enough to identify a function.
+        in_tx_file: set[tuple[str, str]] = set()
+        in_tx_project: set[str] = set()
+        for fact in facts:
+            for name in fact.data.get("tx-callees", ()):
+                in_tx_file.add((fact.path, name))
+                if name not in GENERIC_NAMES and len(name) >= 6:
+                    in_tx_project.add(name)
         for fact in facts:
             data = fact.data
             if "api" not in data:
                 continue
             if data["api"] == "django" and data["handler"] and atomic_requests:
+                continue
+            name = data["function"]
+            if (fact.path, name) in in_tx_file or name in in_tx_project:
                 continue
             lines = ", ".join(str(n) for n in data["lines"][:6])
             if data["api"] in AUTOCOMMIT_APIS:
@@ -262,6 +302,39 @@ class MissingTransaction(ProjectRule):
                 msg = (f"`{data['function']}` commits its writes in separate transactions (lines {lines}): a failure "
                        f"after the first commit leaves partial data; {FIX[data['api']]}")
             self.report_at(fact.path, fact.line, msg)
+
+
+def _terminates(block: cst.CSTNode) -> bool:
+    """Whether a block ends with ``return``/``raise``/``continue``/``break``."""
+    body = getattr(block, "body", None)
+    if not isinstance(block, cst.IndentedBlock) or not body:
+        return False
+    last = body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and bool(last.body) and isinstance(
+        last.body[-1], (cst.Return, cst.Raise, cst.Continue, cst.Break))
+
+
+def _together(a: tuple[cst.CSTNode, ...], b: tuple[cst.CSTNode, ...]) -> bool:
+    """Whether two calls (given by their ancestor chains) can both run in one execution:
+    not in different branches of an ``if``/``match``/conditional expression, not in two
+    ``except`` clauses (or an ``except`` and the ``else``), and not after a branch that
+    returns before reaching the second."""
+    i = 0
+    while i < len(a) and i < len(b) and a[i] is b[i]:
+        i += 1
+    if i == 0 or i >= len(a) or i >= len(b):
+        return True
+    parent, x, y = a[i - 1], a[i], b[i]
+    if isinstance(parent, (cst.If, cst.IfExp, cst.Match)):
+        return False
+    if isinstance(parent, cst.Try):
+        branches = list(parent.handlers) + ([parent.orelse] if parent.orelse is not None else [])
+        return not (any(x is h for h in branches) and any(y is h for h in branches))
+    if isinstance(parent, cst.IndentedBlock):
+        order = {id(stmt): n for n, stmt in enumerate(parent.body)}
+        first = a if order.get(id(x), 0) <= order.get(id(y), 0) else b
+        return not any(_terminates(node) for node in first[i + 1:])
+    return True
 
 
 def _true(node: cst.BaseExpression) -> bool:

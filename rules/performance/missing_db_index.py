@@ -6,7 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Location, Section, Severity
 from checker.rule import Fact, ProjectContext, ProjectRule
-from rules._shared.db import QueryNames, call_chain, describe_query
+from rules._shared.db import QueryNames, call_chain, describe_query, filter_lookups
 from rules._shared.models import Model, load_models
 from rules._shared.web import string_value
 
@@ -157,30 +157,46 @@ class MissingDbIndex(ProjectRule):
         if base is None or base.model is None or base.values and method in ORDER_METHODS and base.orm == "django":
             if base is None or base.model is None:
                 return
+        if method == "exclude" or self._in_prefetch():
+            return  # negations rarely use an index; prefetch queries are narrowed by their parents' keys
         self.checked()
         # Other equality lookups of the same query: an index on any of them narrows the rows.
-        siblings = [k for k in base.lookups] + [a.keyword.value for a in node.args
-                                                 if a.keyword is not None and a.keyword.value not in NOT_LOOKUP_KWARGS
-                                                 and method not in ORDER_METHODS]
-        self._siblings = [k for k in siblings if k.split("__")[-1] in ("exact", "in") or k.split("__")[-1] not in ALL_LOOKUPS]
+        siblings = list(base.lookups) + (filter_lookups(self.ctx, node) if method not in ORDER_METHODS else [])
+        self._siblings = [k for k in siblings if "|" in k or k == "?" or k.split("__")[-1] in ("exact", "in")
+                          or k.split("__")[-1] not in ALL_LOOKUPS]
         if method in ORDER_METHODS:
             for a in node.args:
                 if base.orm == "django":
                     field = string_value(a.value)
-                    if field and not field.startswith("?"):
-                        self._lookup(base.model, base.ref, "django", field.lstrip("-").replace(".", "__"), "order", a.value)
+                    if field and not field.startswith("?") and "__" not in field and "." not in field:
+                        self._lookup(base.model, base.ref, "django", field.lstrip("-"), "order", a.value)
                 else:
                     self._sa_siblings = self._sa_equalities(node)
                     self._sa_order(a.value)
             return
         if base.orm == "django" or method == "filter_by":
-            for a in node.args:
+            all_siblings = self._siblings
+            for i, a in enumerate(node.args):
                 if a.keyword is not None and a.keyword.value not in NOT_LOOKUP_KWARGS:
                     if self._column_expression(a.value):
                         continue  # ``field__lt=F("other")``: no index serves a comparison of two columns
                     self._lookup(base.model, base.ref, base.orm, a.keyword.value, "filter", a)
                 elif a.keyword is None and base.orm == "django":
+                    # A positional condition is narrowed by the call's *other* conditions.
+                    rest = node.with_changes(args=[x for j, x in enumerate(node.args) if j != i])
+                    self._siblings = [k for k in list(base.lookups) + filter_lookups(self.ctx, rest)
+                                      if "|" in k or k == "?" or k.split("__")[-1] in ("exact", "in")
+                                      or k.split("__")[-1] not in ALL_LOOKUPS]
                     self._q_objects(a.value, base.model, base.ref)
+                    self._siblings = all_siblings
+
+    def _in_prefetch(self) -> bool:
+        for anc in self.ctx.ancestors():
+            if isinstance(anc, cst.Call) and (self.ctx.resolve(anc.func) or "").rsplit(".", 1)[-1] == "Prefetch":
+                return True
+            if isinstance(anc, (cst.FunctionDef, cst.SimpleStatementLine)):
+                return False
+        return False
 
     def _column_expression(self, value: cst.BaseExpression) -> bool:
         if isinstance(value, cst.Call):
@@ -189,16 +205,18 @@ class MissingDbIndex(ProjectRule):
         return isinstance(value, cst.BinaryOperation) and "F(" in self.ctx.code_of(value)
 
     def _q_objects(self, node: cst.BaseExpression, model: str, ref: str | None) -> None:
+        """Lookups inside ``Q()`` objects. They are ANDed with the call's other lookups, so
+        those narrow them; within an ``OR`` the alternatives do not narrow each other."""
         if isinstance(node, cst.BinaryOperation):
             self._q_objects(node.left, model, ref)
             self._q_objects(node.right, model, ref)
         elif isinstance(node, cst.UnaryOperation):
-            self._q_objects(node.expression, model, ref)
+            return  # ``~Q(...)``: a negation
         elif isinstance(node, cst.Call) and (self.ctx.resolve(node.func) or "").rsplit(".", 1)[-1] == "Q":
             for a in node.args:
                 if a.keyword is not None:
                     if not self._column_expression(a.value):
-                        self._lookup(model, ref, "django", a.keyword.value, "filter", a, siblings=[])
+                        self._lookup(model, ref, "django", a.keyword.value, "filter", a)
                 else:
                     self._q_objects(a.value, model, ref)
 
@@ -207,7 +225,20 @@ class MissingDbIndex(ProjectRule):
         parts = _path(path)
         if parts is None:
             return
-        others = [p for p in (_path(s) for s in (self._siblings if siblings is None else siblings) if s != path) if p]
+        others: list = []
+        for sib in (self._siblings if siblings is None else siblings):
+            if sib == path:
+                continue
+            if sib == "?" or sib == "|":
+                others.append(["?"])
+            elif "|" in sib:
+                alts = [_path(x) for x in sib.split("|")]
+                if all(alts):
+                    others.append(["|"] + ["__".join(a) for a in alts])
+            else:
+                p = _path(sib)
+                if p:
+                    others.append(p)
         self.record({"model": model, "ref": ref, "orm": orm, "path": parts, "kind": kind, "with": others}, node)
 
     def _sa_conditions(self, node: cst.Call) -> bool:
@@ -360,14 +391,22 @@ class MissingDbIndex(ProjectRule):
         return None
 
     def _narrows(self, models, model: Model, path: list[str], fk_indexed: bool) -> bool:
-        """Whether an equality lookup on ``path`` can use an index (keys, relations, indexed fields)."""
+        """Whether an equality lookup on ``path`` can use an index (keys, relations, indexed fields).
+        A condition that cannot be read, or a field the project does not define (inherited from
+        an installed package), is given the benefit of the doubt."""
+        if path[0] == "?":
+            return True
+        if path[0] == "|":
+            return all(self._narrows(models, model, alt.split("__"), fk_indexed) for alt in path[1:])
         first = path[0]
         if first in ("pk", "id") or first in model.relations:
             return True
         if first.endswith("_id") and first[:-3] in model.relations:
             return True
         field = model.fields.get(first)
-        if field is None or len(path) > 1:
+        if field is None:
+            return True
+        if len(path) > 1:
             return False
         return bool(field.get("indexed") or field.get("fk") and (fk_indexed or model.orm == "django")
                     or any(idx and idx[0] in (first, field.get("column")) for idx in model.indexes))
