@@ -44,8 +44,7 @@ _NOT_SECRET_QUALIFIERS = frozenset({
     "next", "prev", "previous", "continuation", "page", "pagination", "paging", "cursor", "start", "end",
     "last", "first", "sync", "resume", "marker", "bos", "eos", "pad", "unk", "sep", "cls", "mask", "special",
     "lexer", "parse", "parser", "parsed", "lex", "word", "sentence", "nlp", "vocab", "invalid", "wrong", "bad",
-    "expected", "fake", "dummy", "mock", "sample", "example", "test", "testing", "placeholder", "forgot",
-    "forgotten", "reset", "change", "confirm", "confirmation", "show", "hide", "has", "is", "require",
+    "expected", "fake", "dummy", "mock", "sample", "example", "test", "testing", "placeholder", "show", "hide", "has", "is", "require",
     "required", "requires", "validate", "validates", "check", "verify", "masked", "hashed", "hash",
     "encrypted", "field", "input", "form", "label", "num", "max", "min", "no", "empty", "null", "unusable",
     "enter", "public", "pub", "csrf", "xsrf", "lookup", "cache", "sort", "primary", "foreign",
@@ -65,6 +64,9 @@ _KEY_QUALIFIERS = frozenset({
 })
 
 PASSWORD_NOUNS = frozenset({"password"})
+# Verbs that, before "password", name an action (``reset_password``, ``change_password``)
+# rather than a password; a ``reset_token`` is still a credential.
+_PASSWORD_ACTIONS = frozenset({"reset", "forgot", "forgotten", "change", "update", "recover", "recovery"})
 _SECRET_NOUNS = frozenset({"password", "secret", "token", "credentials"})
 
 
@@ -93,6 +95,8 @@ def secret_kind(name: str | None) -> str | None:
         return None
     last, before = words[-1], words[:-1]
     if any(w in _NOT_SECRET_QUALIFIERS for w in before):
+        return None
+    if last == "password" and any(w in _PASSWORD_ACTIONS for w in before):
         return None
     if last == "pass" and before:
         return "password"
@@ -129,6 +133,10 @@ _PATH = re.compile(r"^(?:~|\.{1,2})?/|^[A-Za-z]:\\|\.(?:pem|key|crt|cer|der|p12|
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
 _LABEL_WORD = re.compile(r"^[^\W\d_][^\W\d_A-Z]*$")  # one capitalised word of letters: "Passwort"
 _MASKED = re.compile(r"^[*xX•#._\-0]+$")
+_IDENTIFIER_LOWER = re.compile(r"^[a-z]+(?:[_\-.][a-z]+)*$")  # "order_columns", "list-title"
+# Run-together placeholder words in a value without digits: "thisismysecretkey".
+_PLACEHOLDER_STEMS = ("secret", "scret", "password", "passwd", "changeme", "example", "dummy", "sample",
+                      "placeholder", "default", "notsecure", "insecure", "yourkey", "mykey", "fake", "test")
 
 
 def is_placeholder(value: str, name: str | None = None) -> bool:
@@ -136,7 +144,9 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
     template (``${VAR}``, ``{{ x }}``, ``%(x)s``, ``<your-key>``), masked (``****``),
     made of placeholder words (``changeme``, ``your-api-key``, ``example``, ``dummy``),
     an environment variable's name, a dotted path, a file path or URL without
-    credentials, prose (contains spaces), a label word, or the name itself."""
+    credentials, prose (contains spaces), a label word or lower-case identifier
+    (``order_columns``), a value without digits that spells a placeholder word
+    (``thisismysecretkey``), or the name itself."""
     v = value.strip()
     if len(v) < 4 or _MASKED.match(v) or len(set(v)) <= 2:
         return True
@@ -155,8 +165,12 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
         return True
     if _IDENTIFIER_WORDS.match(v) and (_has_secret_word(v) or (name and _same_words(v, name))):
         return True
-    if _LABEL_WORD.match(v):
+    if _LABEL_WORD.match(v) or _IDENTIFIER_LOWER.match(v):
         return True
+    if not any(c.isdigit() for c in v):
+        letters = re.sub(r"[^a-z]", "", v.lower())
+        if any(stem in letters for stem in _PLACEHOLDER_STEMS):
+            return True
     if name and _same_words(v, name):
         return True
     return False

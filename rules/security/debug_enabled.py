@@ -52,7 +52,8 @@ class DebugEnabled(FileRule):
     """
     ## What it does
     Finds debug mode switched on in code that ships:
-    - `app.run(debug=True)` (Flask, Quart, Flask-SocketIO, Bottle), werkzeug
+    - `app.run(debug=True)` (Flask, Quart, Flask-SocketIO, Bottle; also on an `app`
+      made by a factory such as `app = create_app()`), werkzeug
       `run_simple(use_debugger=True)`, `uvicorn.run(debug=True)`;
     - `FastAPI(debug=True)`, `Starlette(debug=True)`, aiohttp `Application(debug=True)`;
     - `app.debug = True`, `app.config["DEBUG"] = True`, `app.config.update(DEBUG=True)`;
@@ -164,7 +165,8 @@ class DebugEnabled(FileRule):
                 self.report(node, f"`{last}(debug=True)` returns tracebacks to clients")
             return
         if name in DEBUG_RUNNERS or (last == "run" and isinstance(node.func, cst.Attribute)
-                                     and any(self.ctx.imported(f) for f in APP_FRAMEWORKS)):
+                                     and (any(self.ctx.imported(f) for f in APP_FRAMEWORKS)
+                                          or self._app_like(node.func.value))):
             self.checked()
             for keyword in ("debug", "use_debugger", "use_evalex"):
                 if _true(arg(node, keyword=keyword)):
@@ -247,6 +249,12 @@ class DebugEnabled(FileRule):
             return True
         text = string_value(default)
         return text is not None and text.strip().lower() in ("true", "1", "yes", "on")
+
+    def _app_like(self, owner: cst.BaseExpression) -> bool:
+        """``app``, ``flask_app``, ``application``: an application object, whether made
+        here or by a factory (``app = create_app()``)."""
+        return isinstance(owner, cst.Name) and (owner.value.lower().endswith("app")
+                                                or owner.value.lower() == "application")
 
     def _is_app(self, owner: cst.BaseExpression) -> bool:
         if not isinstance(owner, cst.Name):

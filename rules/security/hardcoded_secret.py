@@ -34,6 +34,15 @@ _KIND_LABEL = {"password": "password", "secret": "secret", "token": "token", "ke
                "credentials": "credentials"}
 
 
+ILLUSTRATIVE_DIRS = frozenset({"example", "examples", "sample", "samples", "docs", "doc", "demo", "demos",
+                               "tutorial", "tutorials", "skeleton", "template", "templates"})
+
+
+def is_illustrative_path(path: str) -> bool:
+    """Example, documentation and project-template folders."""
+    return any(part.lower() in ILLUSTRATIVE_DIRS for part in path.split("/")[:-1])
+
+
 def _literal(node: cst.BaseExpression | None) -> str | None:
     value = string_value(node)
     if value is None and isinstance(node, cst.FormattedString):
@@ -91,8 +100,10 @@ class HardcodedSecret(FileRule):
     ## Known limits
     Secrets assembled at run time (split literals joined later, decoded base64) are not
     seen. Single dictionary words and values made of placeholder words are taken as
-    placeholders, so a weak real password such as `"admin"` is not reported. Translation
-    files (`locale/`, `i18n/`...) and lock files are skipped.
+    placeholders, so a weak real password such as `"admin"` is not reported. In
+    example, documentation and project-template folders (`examples/`, `docs/`,
+    `samples/`, `templates/`...) only credentials in a known format are reported.
+    Translation files (`locale/`, `i18n/`...) and lock files are skipped.
     """
 
     slug = "hardcoded-secret"
@@ -147,10 +158,14 @@ class HardcodedSecret(FileRule):
         self._done: set[int] = set()
         text = getattr(ctx, "text", "")
         self._formats_in_file = bool(_ANY_FORMAT.search(text))
+        #: examples, docs and samples: only credentials in a known format count there
+        self._illustrative = is_illustrative_path(ctx.path)
 
     # -- Python ---------------------------------------------------------------------------
     def _skipped(self) -> bool:
         if self.ctx.is_test:
+            return True
+        if self._illustrative:
             return True
         for node in self.ctx.ancestors():
             if isinstance(node, cst.ClassDef) and {"test", "tests", "testing", "mock", "fake"} & set(name_words(node.name.value)):
@@ -250,18 +265,25 @@ class HardcodedSecret(FileRule):
             if a.keyword is not None:
                 self._pair(a.keyword.value, a.value)
 
+    def _formats_skipped(self) -> bool:
+        illustrative, self._illustrative = self._illustrative, False
+        try:
+            return self._skipped()
+        finally:
+            self._illustrative = illustrative
+
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        if self._formats_in_file and id(node) not in self._done and not self._skipped():
+        if self._formats_in_file and id(node) not in self._done and not self._formats_skipped():
             self._formats(node, string_value(node))
 
     def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> None:
-        if self._formats_in_file and id(node) not in self._done and not self._skipped():
+        if self._formats_in_file and id(node) not in self._done and not self._formats_skipped():
             value = string_value(node)
             if value is not None and self._formats(node, value):
                 self._mark_parts(node)
 
     def visit_FormattedString(self, node: cst.FormattedString) -> None:
-        if self._formats_in_file and id(node) not in self._done and not self._skipped():
+        if self._formats_in_file and id(node) not in self._done and not self._formats_skipped():
             text = "".join(p.value if isinstance(p, cst.FormattedStringText) else "{}" for p in node.parts)
             self._formats(node, text)
 
@@ -298,7 +320,8 @@ class HardcodedSecret(FileRule):
         if ctx.language in ("json", "yaml") and any(p.lower() in LOCALE_DIRS for p in parts[:-1]):
             return
         pairs = _PARSERS.get(ctx.language, _parse_ini)
-        example_file = any(w in base.lower() for w in ("example", "sample", "template", ".dist", "default"))
+        example_file = any(w in base.lower() for w in ("example", "sample", "template", ".dist", "default")) \
+            or is_illustrative_path(ctx.path)
         lines = ctx.lines
         in_pem: str | None = None
         for number, line in enumerate(lines, 1):

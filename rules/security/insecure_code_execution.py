@@ -71,8 +71,9 @@ class InsecureCodeExecution(FileRule):
 
     Not reported: a constant shell command (`subprocess.run("ls -l", shell=True)`:
     nothing outside the code decides what runs); deserialising a file whose path is a
-    constant (a model shipped with the application); `eval`/`exec` of what the operator
-    typed (`input()`, `sys.stdin`, Django management commands); pickling inside cache
+    constant (a model shipped with the application); `eval`/`exec` and shell commands
+    driven by the operator (`input()`, `sys.stdin`, Django management commands,
+    click/typer/Flask CLI commands); pickling inside cache
     backends and serializer classes (their job is to store the application's own data).
 
     ## Why is this bad?
@@ -163,8 +164,19 @@ class InsecureCodeExecution(FileRule):
                 self.report(node, "ruamel `YAML(typ='unsafe')` builds arbitrary Python objects: use `typ='safe'`")
 
     def _operator_tool(self) -> bool:
-        """Command-line tools run by the operator (Django management commands)."""
-        return "management/commands/" in self.ctx.path
+        """Command-line tools run by the operator: Django management commands, click,
+        typer and Flask CLI commands (their arguments are the operator's own)."""
+        if "management/commands/" in self.ctx.path:
+            return True
+        for node in self.ctx.ancestors():
+            if isinstance(node, cst.FunctionDef):
+                for deco in node.decorators:
+                    expr = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
+                    name = self.ctx.resolve(expr) or ""
+                    if name.startswith(("click.", "typer.", "flask.cli.")) or name.endswith(
+                            (".command", ".group", ".option", ".argument")):
+                        return True
+        return False
 
     def _typed_by_operator(self, node: cst.BaseExpression) -> bool:
         """``code = input(...)`` or ``sys.stdin.read()``: the operator's own input."""
@@ -177,7 +189,7 @@ class InsecureCodeExecution(FileRule):
                 return False
             values = [sub.value for sub in _walk(func) if isinstance(sub, cst.Assign) and any(
                 isinstance(t.target, cst.Name) and t.target.value == node.value for t in sub.targets)]
-            return bool(values) and all(self._typed_by_operator(v) for v in values)
+            return any(self._typed_by_operator(v) for v in values)
         return False
 
     def _eval(self, node: cst.Call, name: str) -> None:
@@ -200,6 +212,8 @@ class InsecureCodeExecution(FileRule):
         if command is None or isinstance(command, (cst.List, cst.Tuple)):
             return
         self.checked()
+        if self._operator_tool():
+            return
         built = self._built(command)
         if built.safe or (built.known and not built.dynamic):
             return
