@@ -20,7 +20,7 @@ demo: $(STAMP)
 	@$(BIN)/checker scan fixtures/demo --no-cache || test $$? -eq 1
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 # The HTML report in a real headless browser (needs Debian's chromium and chromium-driver).
 browser-check: $(STAMP)

@@ -83,6 +83,16 @@ def _git_list(root: Path, *args: str) -> list[str] | None:
     return [p for p in out.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
+def _ignored_by_git(root: Path) -> bool:
+    """Whether the folder itself is ignored by the repository around it (a vendored or
+    downloaded tree): git lists nothing there, so it is walked like a plain folder."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "."], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0
+
+
 def _gitignore_patterns(root: Path) -> list[str]:
     path = root / ".gitignore"
     try:
@@ -115,7 +125,7 @@ def discover(
     root = root.resolve()
     found = Discovered(root)
     patterns = list(ALWAYS_EXCLUDED) + list(exclude)
-    in_git = git_toplevel(root) is not None
+    in_git = git_toplevel(root) is not None and not _ignored_by_git(root)
     if in_git:
         listed = _git_list(root, "--cached", "--others", "--exclude-standard")
         tracked = _git_list(root, "--cached")

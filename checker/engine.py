@@ -208,24 +208,26 @@ def run(discovered: Discovered, config: Config, registry: Registry, opts: ScanOp
     ran = _ran_slugs(enabled, registry, collected.engines)
     findings, suppressed, diagnostics = suppress.apply(findings, suppressions, set(registry.rules), ran, registry.canonical)
 
+    loc = sum(r.lines for r in collected.results.values())
     extra: dict[str, Any] = {}
+    if opts.diff_base is not None:
+        # The whole tree's score now, counted like the scan of the base (no baseline, no
+        # diff filter); the report's own score then covers the change only.
+        whole = build_checklist(metas, findings, collected.checked, enabled, manual)
+        now, _ = compute_score(findings, metas, loc, config.score or None, applicable_sections(whole))
+        extra["diff"] = {"base": opts.diff_base, "score_after": now.overall, "grade_after": now.grade}
     baseline_matched = 0
     if opts.baseline is not None:
         from checker import baseline as baseline_mod
 
         findings, baseline_matched = baseline_mod.apply(findings, baseline_mod.load(opts.baseline))
         extra["baseline"] = str(opts.baseline)
-    loc = sum(r.lines for r in collected.results.values())
     if opts.diff_base is not None:
         from checker import diff as diff_mod
 
-        # The score of the whole tree now; the report's own score covers the change only.
-        whole = build_checklist(metas, findings, collected.checked, enabled, manual)
-        now, _ = compute_score(findings, metas, loc, config.score or None, applicable_sections(whole))
         changed = diff_mod.changed_lines(root, opts.diff_base)
         findings = diff_mod.filter_findings(findings, changed, metas)
-        extra["diff"] = {"base": opts.diff_base, "merge_base": diff_mod.merge_base(root, opts.diff_base),
-                         "changed_files": len(changed), "score_after": now.overall, "grade_after": now.grade}
+        extra["diff"].update(merge_base=diff_mod.merge_base(root, opts.diff_base), changed_files=len(changed))
 
     cache.save()
     if cache.problem:

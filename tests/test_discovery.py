@@ -60,3 +60,13 @@ def test_language_of() -> None:
         "y.toml", "z.json", "w.yml", "README.md",
     )] == ["python", "typescript", "go", "dockerfile", "dockerfile", "dotenv", "dotenv", "ini", "toml", "json",
            "yaml", "other"]
+
+
+def test_a_folder_the_enclosing_repository_ignores_is_walked(tmp_path: Path) -> None:
+    subprocess.run(["git", "-C", str(tmp_path), "init", "-q"], check=True)
+    (tmp_path / ".gitignore").write_text("vendor/\n")
+    (tmp_path / "vendor" / "lib").mkdir(parents=True)
+    (tmp_path / "vendor" / "lib" / "a.py").write_text("x = 1\n")
+    found = discover([tmp_path / "vendor"], tmp_path / "vendor")
+    assert found.tracked is None
+    assert _paths(found) == [("lib/a.py", "python")]

@@ -2,16 +2,19 @@
 
 Visitors whose ``triggers`` do not occur in the file's text are left out before parsing,
 and a file no visitor wants is never parsed. Positions are computed only when something
-in the file needs a line number (a finding, a fact with a node), since computing them for
-every node costs about a fifth of a parse.
+in the file needs a line number (a finding, a fact with a node), and only for those nodes,
+in one code generation pass.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst._nodes.internal import CodegenState
 
 from checker.analyzers import FileResult, make_finding
 from checker.model import Location, Span
@@ -19,13 +22,43 @@ from checker.rule import FileContext, ProjectRule, Visitor
 from checker.source import SourceFile, Unreadable
 
 
-class _Dispatcher(cst.CSTVisitor):
-    """Calls every visitor's ``visit_<Node>``/``leave_<Node>`` in one walk, keeping the
-    context's ancestor stack and import table current. A visitor that raises is dropped
-    for the rest of the file and the error is kept for the report."""
+# Nodes that only hold whitespace or punctuation: not walked unless a visitor asks for them.
+_TRIVIA = (
+    cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline,
+    cst.Comment, cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen,
+    cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.ImportStar,
+)
+_ORDER: dict[type, tuple[str, ...]] = {}
+# Each child is visited as ``visit_<kind>(self, "<field>", ...)`` in libcst's own code.
+_FIELD = re.compile(r"visit_[a-z_]+\(\s*self,\s*\"([a-z_]+)\"")
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """A node class's fields in the order libcst itself visits them (its
+    ``_visit_and_replace_children``), which is source order."""
+    order = _ORDER.get(cls)
+    if order is None:
+        names = [f.name for f in dataclasses.fields(cls)]
+        try:
+            source = inspect.getsource(cls._visit_and_replace_children)
+        except (OSError, TypeError):
+            source = ""
+        seen: list[str] = []
+        for match in _FIELD.finditer(source):
+            if match.group(1) in names and match.group(1) not in seen:
+                seen.append(match.group(1))
+        order = _ORDER[cls] = tuple(seen + [n for n in names if n not in seen])
+    return order
+
+
+class _Walker:
+    """Calls every visitor's ``visit_<Node>``/``leave_<Node>`` in one walk of the tree,
+    keeping the context's ancestor stack and import table current. The walk reads node
+    fields directly (about three times cheaper than libcst's visitor protocol) and uses no
+    recursion, so deeply nested code cannot overflow the stack. A visitor that raises is
+    dropped for the rest of the file and the error is kept for the report."""
 
     def __init__(self, ctx: FileContext, visitors: Sequence[Visitor], errors: list[str]) -> None:
-        super().__init__()
         self.ctx = ctx
         self.errors = errors
         self.visits: dict[str, list[tuple[Visitor, Callable]]] = {}
@@ -37,6 +70,8 @@ class _Dispatcher(cst.CSTVisitor):
                     self.visits.setdefault(attr[6:], []).append((v, getattr(v, attr)))
                 elif attr.startswith("leave_"):
                     self.leaves.setdefault(attr[6:], []).append((v, getattr(v, attr)))
+        wanted = set(self.visits) | set(self.leaves)
+        self.skip = tuple(t for t in _TRIVIA if t.__name__ not in wanted)
 
     def _call(self, table: dict[str, list[tuple[Visitor, Callable]]], node: cst.CSTNode) -> None:
         for visitor, method in table.get(type(node).__name__, ()):
@@ -49,16 +84,109 @@ class _Dispatcher(cst.CSTVisitor):
                 name = getattr(visitor, "slug", None) or getattr(visitor, "name", type(visitor).__name__)
                 self.errors.append(f"rule {name} failed: {type(exc).__name__}: {exc}")
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self.ctx.stack.append(node)
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            self.ctx.add_import(node)
-        self._call(self.visits, node)
-        return True
+    def walk(self, root: cst.CSTNode) -> None:
+        ctx, skip, node_type = self.ctx, self.skip, cst.CSTNode
+        stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+        while stack:
+            node, leaving = stack.pop()
+            if leaving:
+                self._call(self.leaves, node)
+                ctx.stack.pop()
+                continue
+            ctx.stack.append(node)
+            if isinstance(node, (cst.Import, cst.ImportFrom)):
+                ctx.add_import(node)
+            self._call(self.visits, node)
+            stack.append((node, True))
+            children: list[cst.CSTNode] = []
+            for name in _child_fields(type(node)):
+                value = getattr(node, name)
+                if isinstance(value, node_type):
+                    if not isinstance(value, skip):
+                        children.append(value)
+                elif type(value) is tuple or type(value) is list:
+                    children.extend(c for c in value if isinstance(c, node_type) and not isinstance(c, skip))
+            stack.extend((child, False) for child in reversed(children))
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self._call(self.leaves, original_node)
-        self.ctx.stack.pop()
+
+class _Positions(CodegenState):
+    """Code generation that tracks lines and columns and records the positions of the
+    nodes asked for only (libcst's provider records every node, at twice a parse's cost).
+    Syntactic starts are used where libcst has them (a statement starts after the
+    comments above it); an end is where the node's code ends."""
+
+    def __init__(self, module: cst.Module, wanted: set[int] | None) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.wanted = wanted
+        self.line = 1
+        self.column = 0
+        self.starts: list[tuple[int, int]] = []
+        self.found: dict[int, tuple[int, int, int, int]] = {}
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.add_token(token)
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        newlines = value.count("\n")
+        if newlines:
+            self.line += newlines
+            self.column = len(value) - value.rindex("\n") - 1
+        else:
+            self.column += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.starts.append((self.line, self.column))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        line, column = self.starts.pop()
+        key = id(node)
+        if (self.wanted is None or key in self.wanted) and key not in self.found:
+            self.found[key] = (line, column, self.line, self.column)
+
+    def record_syntactic_position(self, node: cst.CSTNode, *, start_node=None, end_node=None):
+        if self.wanted is not None:
+            if id(node) not in self.wanted:
+                return _NOTHING
+            # The block's own position comes from its first and last statements.
+            self.wanted.update(id(n) for n in (start_node, end_node) if n is not None)
+        return _Syntactic(self, node, start_node, end_node)
+
+
+class _Syntactic:
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(self, state: _Positions, node: cst.CSTNode, start_node, end_node) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self) -> None:
+        self.start = (self.state.line, self.state.column)
+
+    def __exit__(self, *exc) -> None:
+        found = self.state.found
+        start = found[id(self.start_node)][:2] if self.start_node is not None else self.start
+        end = found[id(self.end_node)][2:] if self.end_node is not None else (self.state.line, self.state.column)
+        found[id(self.node)] = (*start, *end)
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+_NOTHING = _Nothing()
+
+
+def positions_of(module: cst.Module, nodes: Sequence[cst.CSTNode] | None) -> dict[int, tuple[int, int, int, int]]:
+    """(start line, start column, end line, end column) by node id, for ``nodes`` or, with
+    None, for every node; lines 1-based, columns 0-based as libcst counts them."""
+    state = _Positions(module, {id(n) for n in nodes} if nodes is not None else None)
+    module._codegen(state)
+    return state.found
 
 
 def wanted(visitor_classes: Sequence[type[Visitor]], text: str) -> list[type[Visitor]]:
@@ -83,23 +211,42 @@ def analyze(
         result.skipped = str(exc)
         return result
 
-    positions: dict[cst.CSTNode, Any] = {}
+    pending: dict[int, cst.CSTNode] = {}
+    found: dict[int, tuple[int, int, int, int]] = {}
+    passes = [0]
 
-    def position(node: cst.CSTNode):
-        if not positions:
-            positions.update(MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
-        return positions[node]
+    def position(node: cst.CSTNode) -> tuple[int, int, int, int]:
+        if id(node) not in found:
+            passes[0] += 1
+            if passes[0] > 1:  # asked again mid-walk: resolve every node once and for all
+                found.update(positions_of(module, None))
+                return found[id(node)]
+            # Everything the visitors hold so far is resolved in one code generation pass.
+            for v in visitors:
+                pending.update((id(r.node), r.node) for r in v._reports if r.node is not None)
+                pending.update((id(f.node), f.node) for f in v._facts if f.node is not None)
+                pending.update((id(t), t) for r in v._reports for t, _ in r.related if not isinstance(t, int))
+            pending[id(node)] = node
+            found.update(positions_of(module, [n for k, n in pending.items() if k not in found]))
+        return found[id(node)]
 
     def line_of(node: cst.CSTNode) -> int:
-        return position(node).start.line
+        return position(node)[0]
 
     ctx = FileContext(source.relpath, text, module, settings, options, line_of)
     visitors = [c(ctx) for c in classes]
     try:
-        module.visit(_Dispatcher(ctx, visitors, result.errors))
+        _Walker(ctx, visitors, result.errors).walk(module)
+        return _collect(result, source.relpath, ctx, visitors, position)
     except RecursionError:
-        result.skipped = "too deeply nested to analyse"
-        return result
+        return FileResult(source.relpath, skipped="too deeply nested to analyse")
+
+
+def _collect(result: FileResult, relpath: str, ctx: FileContext, visitors: Sequence[Visitor], position) -> FileResult:
+    """The visitors' reports and facts, with their positions, into the file's result."""
+
+    def line_of(node: cst.CSTNode) -> int:
+        return position(node)[0]
 
     lines = ctx.lines
     for v in visitors:
@@ -112,15 +259,15 @@ def analyze(
         if isinstance(v, ProjectRule):
             continue
         for rep in v._reports:
-            rng = position(rep.node)
-            span = Span(rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+            line, column, end_line, end_column = position(rep.node)
+            span = Span(line, column + 1, end_line, end_column + 1)
             related = tuple(
-                Location(source.relpath, target if isinstance(target, int) else line_of(target), msg)
+                Location(relpath, target if isinstance(target, int) else line_of(target), msg)
                 for target, msg in rep.related
             )
             result.findings.append(
                 make_finding(
-                    rule=rep.slug, path=source.relpath, span=span, message=rep.message,
+                    rule=rep.slug, path=relpath, span=span, message=rep.message,
                     severity=rep.severity, confidence=rep.confidence, lines=lines,
                     engine="checker", related=related, secrets=rep.secrets, context=rep.context,
                 )
