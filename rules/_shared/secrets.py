@@ -27,7 +27,7 @@ _COMPOUNDS = {
     "accesstoken": ("access", "token"), "refreshtoken": ("refresh", "token"), "clientsecret": ("client", "secret"),
     "passwd": ("password",), "passphrase": ("password",), "pwd": ("password",), "passw": ("password",),
     "password": ("password",), "passwords": ("password",), "pword": ("password",),
-    "secrets": ("secret",), "tokens": ("token",), "creds": ("credentials",), "credential": ("credentials",),
+    "secrets": ("secret",), "creds": ("credentials",), "credential": ("credentials",),
     "credentials": ("credentials",), "signingkey": ("signing", "key"), "masterkey": ("master", "key"),
     "bearertoken": ("bearer", "token"), "sessiontoken": ("session", "token"), "idtoken": ("id", "token"),
 }

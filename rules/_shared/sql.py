@@ -264,15 +264,16 @@ def plain_text(text: str) -> str:
 
 
 _VALUE_BEFORE = re.compile(
-    r"(?:=|<|>|!|\+|-|\*|/|\|\||'|\"|%|\blike|\bilike|\bbetween|\bthen|\bwhen|\belse|\blimit|\boffset|"
+    r"(?:=|<|>|!|\+|-|\*|/|\|\||'|%|\blike|\bilike|\bbetween|\bthen|\bwhen|\belse|\blimit|\boffset|"
     r"\bregexp|\bis|\bnot|\bcase|\bagainst\s*\()\s*$",
     re.IGNORECASE,
 )
 
 
 def position(text: str, part: Part) -> str:
-    """Where a part sits in the SQL text: "value" (compared, inserted, quoted),
-    "identifier" (a table, column, keyword or SQL fragment), or "unknown"."""
+    """Where a part sits in the SQL text: "value" (compared, inserted, in single
+    quotes), "identifier" (a table, column, keyword or SQL fragment, double-quoted or
+    backquoted names included), or "unknown"."""
     mark = marker(part.node)
     at = text.find(mark)
     if at < 0:
@@ -866,8 +867,8 @@ def _is_literalish(node: cst.BaseExpression | None) -> bool:
     if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
         return all(_is_literalish(e.value) for e in node.elements)
     if isinstance(node, cst.Dict):
-        return all(isinstance(e, cst.DictElement) and _is_literalish(e.key) and _is_literalish(e.value)
-                   for e in node.elements)
+        return all(isinstance(e, cst.DictElement) and (_is_literalish(e.key) or isinstance(e.key, (cst.Name, cst.Attribute)))
+                   and _is_literalish(e.value) for e in node.elements)
     if isinstance(node, cst.BinaryOperation):
         return _is_literalish(node.left) and _is_literalish(node.right)
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("frozenset", "set", "tuple", "dict"):

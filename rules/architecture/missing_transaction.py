@@ -37,6 +37,7 @@ class _Events(cst.CSTVisitor):
         self.loops = 0
         self.events: list[tuple[str, str, cst.Call, bool, bool, str]] = []  # kind, api, node, in_tx, in_loop, what
         self.tx_callees: set[str] = set()  # functions called inside a transaction block
+        self.callees: set[str] = set()  # every function called
         self.path: list[cst.CSTNode] = []  # the nodes from the function body down to the current one
         self.chains: dict[int, tuple[cst.CSTNode, ...]] = {}  # write call -> its ancestors
 
@@ -73,10 +74,12 @@ class _Events(cst.CSTVisitor):
     leave_For = leave_While = leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _loop_out  # type: ignore
 
     def visit_Call(self, node: cst.Call) -> bool:
-        if self.tx > 0 and node.func is not None:
-            name = self.ctx.resolve(node.func)
-            if name:
-                self.tx_callees.add(name.replace("()", "").rsplit(".", 1)[-1])
+        name = self.ctx.resolve(node.func)
+        if name:
+            callee = name.replace("()", "").rsplit(".", 1)[-1]
+            self.callees.add(callee)
+            if self.tx > 0:
+                self.tx_callees.add(callee)
         found = classify(self.ctx, node, self.func)
         if found is None:
             name = self.ctx.resolve(node.func) or ""
@@ -214,6 +217,8 @@ class MissingTransaction(ProjectRule):
         node.body.visit(walker)
         if walker.tx_callees:
             self.record({"tx-callees": sorted(walker.tx_callees)})
+        if walker.callees and node.name.value not in GENERIC_NAMES:
+            self.record({"caller": node.name.value, "callees": sorted(walker.callees)[:100]})
         events = walker.events
         if not any(kind == "write" for kind, *_ in events):
             return
@@ -278,11 +283,22 @@ class MissingTransaction(ProjectRule):
         # and project-wide for names specific enough to identify a function.
         in_tx_file: set[tuple[str, str]] = set()
         in_tx_project: set[str] = set()
+        calls: dict[str, set[str]] = {}
         for fact in facts:
             for name in fact.data.get("tx-callees", ()):
                 in_tx_file.add((fact.path, name))
                 if name not in GENERIC_NAMES and len(name) >= 6:
                     in_tx_project.add(name)
+            if "caller" in fact.data:
+                calls.setdefault(fact.data["caller"], set()).update(fact.data["callees"])
+        # What a function run inside a transaction calls runs inside it too.
+        frontier = list(in_tx_project)
+        while frontier:
+            name = frontier.pop()
+            for callee in calls.get(name, ()):
+                if callee not in in_tx_project and callee not in GENERIC_NAMES and len(callee) >= 6:
+                    in_tx_project.add(callee)
+                    frontier.append(callee)
         for fact in facts:
             data = fact.data
             if "api" not in data:

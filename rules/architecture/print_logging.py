@@ -9,7 +9,8 @@ from checker.rule import ProjectContext, ProjectRule
 SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "tools", "tool", "commands", "management", "migrations",
                          "docs", "doc", "examples", "example", "samples", "benchmarks", "bench", "notebooks", "cli"})
 SCRIPT_FILES = frozenset({"manage.py", "setup.py", "conftest.py", "__main__.py", "cli.py", "noxfile.py",
-                          "fabfile.py", "tasks.py", "wsgi.py", "asgi.py", "gunicorn.conf.py", "gunicorn_config.py"})
+                          "fabfile.py", "tasks.py", "wsgi.py", "asgi.py", "gunicorn.conf.py", "gunicorn_config.py",
+                          "settings.py", "conf.py", "config.py"})
 CLI_MODULES = ("argparse", "click", "typer", "docopt", "fire", "optparse")
 WEB_MODULES = ("flask", "fastapi", "django", "starlette", "aiohttp", "quart", "sanic", "rest_framework")
 CLI_DECORATOR_WORDS = ("command", "group", "callback")
@@ -23,7 +24,8 @@ class PrintLogging(ProjectRule):
     routes, an application object or Django URL patterns): request handlers, services,
     repositories, background code.
 
-    Terminal programs are left alone: `__main__` blocks, functions named `main` or named
+    Settings modules (`settings.py`, `settings/`, `config.py`) run before logging is
+    configured and are left alone too. Terminal programs are left alone: `__main__` blocks, functions named `main` or named
     for printing (`print_report`), functions that also write with `click.echo`/`secho` or
     `typer.echo`, click and typer commands, files that parse command lines (argparse, click, typer...), Django
     management commands, `scripts/`, `bin/`, `tools/`, `manage.py`, `setup.py`, migrations,
@@ -85,7 +87,7 @@ class PrintLogging(ProjectRule):
         parts = self.ctx.path.split("/")
         self._skip = (
             self.ctx.is_test
-            or any(p in SCRIPT_DIRS for p in parts[:-1])
+            or any(p in SCRIPT_DIRS or p == "settings" for p in parts[:-1])
             or parts[-1] in SCRIPT_FILES
             or any(self.ctx.imported(m) for m in CLI_MODULES) and not any(self.ctx.imported(m) for m in WEB_MODULES)
             or _has_main_guard(node) and not any(self.ctx.imported(m) for m in WEB_MODULES)

@@ -11,6 +11,7 @@ from checker.rule import Fact, ProjectContext, ProjectRule
 from rules._shared.db import (LAZY, READ, WRITE, QueryExpr, _attr_chain, call_chain, classify, describe_query,
                               function_locals, is_chain_receiver)
 from rules._shared.models import Model, Models, load_models
+from rules._shared.web import string_value
 
 SLUG = "n-plus-one-query"
 # Django related-manager methods that are answered from a prefetch cache.
@@ -28,6 +29,8 @@ NON_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
 NO_SQL = frozenset({"raise", "raise_on_sql", "noload"})
 ALWAYS_QUERY = frozenset({"dynamic", "write_only"})
 ORM_APIS = frozenset({"django", "sqlalchemy"})
+DDL_CONSTRUCT = re.compile(r"^(?:Create|Drop)(?:Table|Schema|Index|Sequence|Constraint)$|^(?:DDL|AddConstraint|DropConstraint)$")
+DDL_TEXT = re.compile(r"\s*(?:create|drop|alter|truncate|grant|revoke|vacuum|analyze|reindex|comment\s+on|set\s)\b", re.I)
 # Calls that never reach the database, or re-read one object on purpose.
 NO_ROUND_TRIP = frozenset({"none", "refresh_from_db", "arefresh_from_db"})
 SUBQUERY_WRAPPERS = frozenset({"Subquery", "Exists", "Prefetch", "ArraySubquery", "OuterRef"})
@@ -369,6 +372,7 @@ class NPlusOneQuery(ProjectRule):
             orm_write = found.op == WRITE and found.api in ORM_APIS
             frame.queries.append([line, found.description, orm_write])
             if found.method in BATCH_METHODS or found.method in NO_ROUND_TRIP or self._per_connection(node, frame) \
+                    or self._statement_list(node, found) \
                     or self._leaves_loop() or self._subquery(node, frame) or self._memoised() or self._one_iteration():
                 return
             if loops:
@@ -409,6 +413,21 @@ class NPlusOneQuery(ProjectRule):
                     return True
             child = anc
         return False
+
+    def _statement_list(self, node: cst.Call, found) -> bool:
+        """``for stmt in statements: conn.execute(stmt)`` runs different statements, and DDL
+        (``CREATE``/``DROP``/``ALTER``, ``DropTable(...)``) cannot be batched into one query."""
+        if found.api not in ("dbapi", "sqlalchemy", "asyncpg", "databases") or not node.args:
+            return False
+        first = node.args[0].value
+        if isinstance(first, cst.Name) and first.value in self._row_vars():
+            return True
+        if isinstance(first, cst.Call):
+            name = (self.ctx.resolve(first.func) or "").rsplit(".", 1)[-1]
+            if DDL_CONSTRUCT.match(name):
+                return True
+        text = string_value(first)
+        return bool(text and DDL_TEXT.match(text))
 
     def _one_iteration(self) -> bool:
         """``if key == "itemvars": ...`` inside ``for key in fields``: the branch runs for one iteration."""

@@ -37,7 +37,7 @@ UNTRUSTED_HINTS = ("request.", "request(", ".recv(", "websocket", ".cookies", "u
 
 
 STORAGE_WORDS = frozenset({"cache", "caches", "caching", "serializer", "serializers", "serialization", "pickler",
-                           "picklers"})
+                           "picklers", "codec", "codecs", "migrations"})
 
 
 def _path_words(text: str) -> list[str]:
@@ -73,8 +73,9 @@ class InsecureCodeExecution(FileRule):
     nothing outside the code decides what runs); deserialising a file whose path is a
     constant (a model shipped with the application); `eval`/`exec` and shell commands
     driven by the operator (`input()`, `sys.stdin`, Django management commands,
-    click/typer/Flask CLI commands); pickling inside cache
-    backends and serializer classes (their job is to store the application's own data).
+    click/typer/Flask CLI commands); pickling inside cache backends, serializer and
+    codec classes and migrations (their job is to store or convert the application's
+    own data).
 
     ## Why is this bad?
     Whoever controls the evaluated string, a shell word, or the pickled bytes runs

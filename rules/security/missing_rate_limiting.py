@@ -125,10 +125,11 @@ class MissingRateLimiting(ProjectRule):
             return
         cls = self.ctx.enclosing_class()
         name = f"{cls.name.value}.{node.name.value}" if cls is not None and handler.owner == cls.name.value else node.name.value
-        limited = any(LIMIT_WORDS.search(d) for d in handler.decorators) or self._limited_in_code(node, cls) \
-            or bool(re.search(r"\b\w*(?:rate_?limit|throttl)\w*\(", self.ctx.code_of(node.body), re.I))
+        declared = any(LIMIT_WORDS.search(d) for d in handler.decorators) or self._limited_in_code(node, cls)
+        inline = bool(re.search(r"\b\w*(?:rate_?limit|throttl)\w*\(", self.ctx.code_of(node.body), re.I))
+        limited = declared or inline
         self.record({"kind": "route", "path": handler.path, "name": name, "methods": sorted(handler.methods),
-                     "framework": handler.framework, "limited": limited}, node)
+                     "framework": handler.framework, "limited": limited, "declared": declared}, node)
 
     def _limited_in_code(self, func: cst.FunctionDef, cls: cst.ClassDef | None) -> bool:
         decorators = "".join(self.ctx.code_of(d) for d in func.decorators)
@@ -220,7 +221,7 @@ class MissingRateLimiting(ProjectRule):
         if proxy:
             return
         known = any(f.data["kind"] == "limiter" and not f.data.get("own") for f in facts) or defaults \
-            or any(f.data["limited"] for f in mine) or depends_on(project, *LIMITER_DISTRIBUTIONS)
+            or any(f.data.get("declared") for f in mine) or depends_on(project, *LIMITER_DISTRIBUTIONS)
         if not known:
             return  # only the project's own limiter: where it applies cannot be seen
         drf_default = any(f.data["what"] == "DEFAULT_THROTTLE_CLASSES" for f in defaults)

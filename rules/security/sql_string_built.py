@@ -7,6 +7,9 @@ from checker.rule import FileRule
 from rules._shared.sql import StringFlow, looks_like_sql, plain_text, position, sql_sink
 
 
+CODE_CHOSEN_DIRS = frozenset({"migrations", "alembic", "versions", "examples", "example", "docs", "samples"})
+
+
 def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:
     if root is target:
         return True
@@ -49,7 +52,9 @@ class SqlStringBuilt(FileRule):
 
     ## Known limits
     Data flow is local to one function (plus same-module helpers it calls); a value
-    that was validated in a caller is still reported. Names holding SQL text composed
+    that was validated in a caller is still reported. In migrations and example folders
+    names passed in by callers are not reported (migration scripts and example loaders
+    pass their own constants). Names holding SQL text composed
     elsewhere (`sql`, `query`, `where`, `clause`... in the name) are taken as SQL
     fragments and checked where they are built. Test code is not checked.
     """
@@ -105,6 +110,9 @@ class SqlStringBuilt(FileRule):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._flow: StringFlow | None = None
+        parts = ctx.path.lower().split("/")
+        #: migrations and example loaders name tables chosen by the code that calls them
+        self._code_chosen_names = any(p in CODE_CHOSEN_DIRS for p in parts[:-1])
 
     def _is_wrapper_sink(self, call: cst.Call) -> bool:
         sink = sql_sink(self.ctx, call)
@@ -127,6 +135,8 @@ class SqlStringBuilt(FileRule):
             self.checked()
             values = [p for p in built.dynamic if position(built.text, p) == "value"]
             names = [p for p in built.dynamic if p not in values and p.origin in ("param", "request")]
+            if self._code_chosen_names:
+                names = [p for p in names if p.origin == "request"]
             if values:
                 self._report(node, sink, values, "as a value: pass it as a query parameter", Confidence.HIGH)
                 return

@@ -22,7 +22,8 @@ UPLOAD_ANNOTATION = re.compile(r"(?:FileStorage|UploadFile|UploadedFile|InMemory
 SIZE_CHECK = re.compile(r"content_length|\.size\b|\blen\(|\.tell\(|seek\(\s*0\s*,\s*(?:2|os\.SEEK_END)|max_?(?:content_)?(?:length|size)|"
                         r"size_?limit|limit_?size|MAX_[A-Z_]*(?:SIZE|BYTES|LENGTH)|_SIZE\b|st_size|file_?size", re.IGNORECASE)
 TYPE_CHECK = re.compile(r"content_type|mimetype|mime|splitext|endswith|\.suffix|extension|ALLOWED|allowed_file|imghdr|"
-                        r"magic|filetype|Image\.open|guess_type|\.verify\(|validate_file|FileExtensionValidator",
+                        r"magic|filetype|Image\.open|guess_type|\.verify\(|validate_file|FileExtensionValidator|"
+                        r"['\"]\.[A-Za-z0-9]{2,5}['\"]",
                         re.IGNORECASE)
 LIMIT_SETTING = re.compile(r"MAX_CONTENT_LENGTH|client_max_body_size|LimitRequestBody|max_request_body_size|"
                            r"maxRequestBodySize|client_max_size", re.IGNORECASE)
