@@ -775,9 +775,9 @@ class StringFlow:
                 return literal
         if self._fragment(attr):
             return FRAGMENT
-        base_built = recurse(base) if isinstance(base, (cst.Name, cst.Attribute)) else UNSAFE
-        origin = base_built.origin if not base_built.safe else "other"
-        return Built(False, "?", False, [], _origin_of_code(code, origin))
+        # attributes of objects passed in are model data (``dataset.table_name``), not
+        # caller-chosen names; request attributes are recognised by their names
+        return Built(False, "?", False, [], _origin_of_code(code))
 
     def _class_attribute(self, attr: str) -> Built | None:
         cls = self.ctx.enclosing_class()

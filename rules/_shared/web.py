@@ -565,8 +565,9 @@ def framework_family(framework: str | None) -> str:
 # What a handler does
 
 #: Handler names that create something.
-CREATE_NAME = re.compile(r"^(?:create|add|new|register|insert|signup|sign_up|upload|submit|place|make|post_new)"
-                         r"(?:_|$)|_create$", re.IGNORECASE)
+CREATE_NAME = re.compile(r"^(?:create|add|new|register|insert|signup|sign_up|post_new)(?:_|$)|_create$", re.IGNORECASE)
+#: Verbs that create only when aimed at a collection (``POST /files`` vs ``POST /products/{id}/image``).
+WEAK_CREATE_NAME = re.compile(r"^(?:upload|submit|place|make|open|issue)(?:_|$)", re.IGNORECASE)
 #: Final names of calls that create or save something.
 CREATE_CALL = re.compile(r"^(?:create|add|insert|register|persist|place|new)(?:_|$|[A-Z])|_create$|^bulk_insert")
 #: Final names of calls that store something (a creation or an update).
@@ -642,7 +643,8 @@ def creates(ctx: FileContext, handler: Handler) -> bool:
     if handler.cls is not None and words_of(handler.cls.name.value) & CREATE_WORDS:
         return True
     if handler.path is not None and not _PATH_PARAM.search(handler.path):
-        return any(CREATE_CALL.search(n) for n in called_names(ctx, handler.func))
+        return bool(WEAK_CREATE_NAME.search(handler.name)) or any(CREATE_CALL.search(n)
+                                                                    for n in called_names(ctx, handler.func))
     return False
 
 
@@ -938,18 +940,24 @@ class Routes(Collector):
     Facts ``routers``: every router or blueprint created, as {framework, name, prefix}.
 
     Facts ``urlconfs``: every module-level Django ``urlpatterns`` list, as {framework}.
+
+    Facts ``django-projects``: every Django settings module (``ROOT_URLCONF = ...``).
     """
 
     name = "routes"
     triggers = ("route", "get", "post", "path", "View", "Resource", "add_", "api_view", "Flask", "FastAPI",
                 "Starlette", "Application", "Sanic", "Quart", "url(", "request", "urlpatterns", "Blueprint", "Router",
                 "register",
-                "RouteTableDef")
+                "RouteTableDef", "ROOT_URLCONF")
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if len(self.ctx.stack) == 3 and any(isinstance(t.target, cst.Name) and t.target.value == "urlpatterns"
-                                            for t in node.targets):
+        if len(self.ctx.stack) != 3:
+            return
+        names = {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+        if "urlpatterns" in names:
             self.record({"framework": "django"}, node, key="urlconfs")
+        if "ROOT_URLCONF" in names:
+            self.record({"framework": "django"}, node, key="django-projects")
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         handler = current_handler(self.ctx, node)

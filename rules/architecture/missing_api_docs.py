@@ -37,7 +37,8 @@ class MissingApiDocs(ProjectRule):
     * FastAPI routes, whose schema is generated, that lack a response model
       (`response_model=`, a return annotation other than `Any`/`dict`, or a `response_class`)
       or a description (a docstring, `summary=` or `description=`). Routes hidden with
-      `include_in_schema=False` and 204 routes without a body need no model.
+      `include_in_schema=False` (on the route or on its router) and 204 routes without a
+      body need no model.
 
     HTML-only Django or Flask sites (views that render templates) are not judged.
 
@@ -131,7 +132,7 @@ class MissingApiDocs(ProjectRule):
     def _fastapi(self, node: cst.FunctionDef, handler) -> None:
         call = handler.route_call
         include = arg(call, keyword="include_in_schema")
-        if isinstance(include, cst.Name) and include.value == "False":
+        if isinstance(include, cst.Name) and include.value == "False" or self._hidden_router(call):
             return
         if (handler.path or "").rstrip("/").rsplit("/", 1)[-1] in ("health", "healthz", "ready", "readyz", "livez",
                                                                    "ping", "metrics"):
@@ -157,6 +158,23 @@ class MissingApiDocs(ProjectRule):
         if not described:
             missing.append("a description (docstring or `summary=`)")
         self.record({"fastapi": handler.describe(), "missing": missing}, call)
+
+    def _hidden_router(self, call: cst.Call) -> bool:
+        """Whether the route's router is built with ``include_in_schema=False`` in this file."""
+        if not isinstance(call.func, cst.Attribute) or not isinstance(call.func.value, cst.Name):
+            return False
+        key = ("missing-api-docs.hidden-routers",)
+        if key not in self.ctx.cache:
+            hidden: set[str] = set()
+            for stmt in self.ctx.module.body:
+                if isinstance(stmt, cst.SimpleStatementLine):
+                    for small in stmt.body:
+                        if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
+                            flag = arg(small.value, keyword="include_in_schema")
+                            if isinstance(flag, cst.Name) and flag.value == "False":
+                                hidden.update(t.target.value for t in small.targets if isinstance(t.target, cst.Name))
+            self.ctx.cache[key] = hidden
+        return call.func.value.value in self.ctx.cache[key]
 
     def check(self, project: ProjectContext) -> None:
         facts = [f for f in project.facts(self.slug) if not project.is_test(f.path)]

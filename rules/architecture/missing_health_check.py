@@ -27,6 +27,10 @@ class MissingHealthCheck(ProjectRule):
     a healthy one: traffic is sent to instances that cannot serve it, and broken rollouts
     are not stopped.
 
+    Only applications are judged: an application object (`Flask(...)`, `FastAPI()`...) or a
+    Django project (settings with `ROOT_URLCONF`). Blueprints, routers and reusable Django
+    apps without one are a library, deployed by someone else's application.
+
     ## Known limits
     The check is per repository: a repository holding several services passes as soon as
     one of them has a health route. Health checks served outside the application (a
@@ -65,8 +69,10 @@ class MissingHealthCheck(ProjectRule):
     def check(self, project: ProjectContext) -> None:
         routes = [f for f in project.facts("routes") if not project.is_test(f.path)]
         apps = [f for f in project.facts("apps") if not project.is_test(f.path)]
-        if not routes and not apps:
-            return
+        django = [f for f in project.facts("django-projects") if not project.is_test(f.path)]
+        if not apps and not django:
+            return  # routes without an application: a library of blueprints or reusable apps
+        apps = apps + django
         self.checked()
         for fact in routes:
             path = fact.data.get("path") or ""

@@ -64,6 +64,15 @@ class _Events(cst.CSTVisitor):
         if id(node) in self.rule._tx_withs:
             self.tx -= 1
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        # ``order.status = ...`` changes a loaded row: the unit of work will write it.
+        for t in node.targets:
+            target = t.target
+            if isinstance(target, cst.Attribute) and not (isinstance(target.value, cst.Name)
+                                                         and target.value.value in ("self", "cls")):
+                self.events.append(("work", "any", node, self.tx > 0, self.loops > 0, "attribute change"))
+                return
+
     def _loop_in(self, node: cst.CSTNode) -> None:
         self.loops += 1
 
@@ -82,9 +91,10 @@ class _Events(cst.CSTVisitor):
                 self.tx_callees.add(callee)
         found = classify(self.ctx, node, self.func)
         if found is None:
-            name = self.ctx.resolve(node.func) or ""
-            if name.rsplit(".", 1)[-1] in ("begin",) and isinstance(node.func, cst.Attribute):
-                self.events.append(("begin", "sqlalchemy", node, self.tx > 0, self.loops > 0, "begin"))
+            if self.loops > 0 and isinstance(node.func, cst.Attribute):
+                # A method called per item (``self.products.adjust_stock(...)``) may write
+                # through the unit of work: it counts as work between two commits.
+                self.events.append(("work", "any", node, self.tx > 0, True, "call in a loop"))
             return True
         if found.api == "django" and found.method in ("save", "delete", "asave", "adelete") \
                 and not self.ctx.imported("django") and ".objects" not in self.ctx.text:
@@ -108,8 +118,9 @@ class MissingTransaction(ProjectRule):
       an early `return`) outside `transaction.atomic()` and not in an `@transaction.atomic`
       function. One write repeated in a loop over independent items is taken as a batch. Views are left alone when the settings
       turn on `ATOMIC_REQUESTS`.
-    * SQLAlchemy sessions and DB-API connections: writes split over two or more `commit()`
-      calls in one function.
+    * SQLAlchemy sessions and DB-API connections: work split over two or more `commit()`
+      calls in one function (writes, changed attributes of loaded rows, or per-item calls
+      in a loop before each commit).
     * asyncpg and `databases`: two or more writes outside `conn.transaction()` /
       `database.transaction()`.
 
@@ -220,12 +231,12 @@ class MissingTransaction(ProjectRule):
         if walker.callees and node.name.value not in GENERIC_NAMES:
             self.record({"caller": node.name.value, "callees": sorted(walker.callees)[:100]})
         events = walker.events
-        if not any(kind == "write" for kind, *_ in events):
+        if not any(kind in ("write", "commit") for kind, *_ in events):
             return
         self.checked()
         handler = current_handler(self.ctx, node) is not None
-        for api in sorted({api for kind, api, *_ in events if kind == "write"}):
-            mine = [e for e in events if e[1] == api or e[0] == "begin" and api == "sqlalchemy"]
+        for api in sorted({api for kind, api, *_ in events if kind in ("write", "commit")}):
+            mine = [e for e in events if e[1] in (api, "any")]
             writes = self._unsafe_writes(api, mine, walker.chains)
             if writes:
                 lines = [self.ctx.line_of(n) for _, _, n, *_ in writes]
@@ -241,12 +252,13 @@ class MissingTransaction(ProjectRule):
                                                   for o in outside)]
             return together if len(together) >= 2 else []
         if api in ("sqlalchemy", "dbapi"):
+            commits = [e for e in events if e[0] == "commit" and not e[3] and not e[4]]
             segments: list[list] = []
             pending: list = []
             for e in events:
                 if e[3]:
                     continue
-                if e[0] == "write":
+                if e[0] in ("write", "work"):
                     pending.append(e)
                 elif e[0] == "commit":
                     if e[4]:
@@ -254,8 +266,9 @@ class MissingTransaction(ProjectRule):
                     if pending:
                         segments.append(pending)
                         pending = []
-            if len(segments) >= 2:
-                return [e for seg in segments for e in seg]
+            if len(segments) >= 2 and any(e[0] == "write" for seg in segments for e in seg) \
+                    or len(segments) >= 2 and len(commits) >= 2:
+                return [e for seg in segments for e in seg if e[0] == "write"] or commits
         return []
 
     def _tx_decorator(self, deco: cst.Decorator) -> bool:

@@ -47,14 +47,17 @@ BOUNDED_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
 MIGRATION_PATH = re.compile(r"(?:^|/)(?:migrations|alembic|versions)/")
 
 
-def _targets(node: cst.BaseAssignTargetExpression, iterable: cst.BaseExpression) -> list[str]:
+def _targets(node: cst.BaseAssignTargetExpression, iterable: cst.BaseExpression) -> tuple[list[str], bool]:
+    """The loop variables, and whether they are the rows of the iterable (not unpacked parts)."""
     if isinstance(node, cst.Name):
-        return [node.value]
+        return [node.value], True
     if isinstance(node, (cst.Tuple, cst.List)) and isinstance(iterable, cst.Call) and \
             isinstance(iterable.func, cst.Name) and iterable.func.value == "enumerate" and len(node.elements) == 2:
         second = node.elements[1].value
-        return [second.value] if isinstance(second, cst.Name) else []
-    return []
+        return ([second.value], True) if isinstance(second, cst.Name) else ([], False)
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return [e.value.value for e in node.elements if isinstance(e.value, cst.Name)], False
+    return [], False
 
 
 def _unwrap(expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -337,8 +340,9 @@ class NPlusOneQuery(ProjectRule):
             return
         self._next += 1
         row_vars = self._row_vars()
-        desc = describe_query(self.ctx, _unwrap(iterable), frame.names, row_vars)
-        info = {"t": "loop", "id": self._next, "vars": _targets(target, iterable),
+        names, rows = _targets(target, iterable)
+        desc = describe_query(self.ctx, _unwrap(iterable), frame.names, row_vars) if rows else None
+        info = {"t": "loop", "id": self._next, "vars": names,
                 "bounded": _bounded(iterable, frame.literals, target),
                 "iter": _qe_json(desc), "rel_loop": row_vars.get(desc.rel_var) if desc is not None and desc.rel_var else None,
                 "text": self.ctx.code_of(_unwrap(iterable)).strip()[:80]}

@@ -35,8 +35,11 @@ def _words(text: str) -> set[str]:
 
 
 def is_non_production_path(path: str) -> bool:
-    """``settings/dev.py``, ``local_settings.py``, ``settings_test.py``, ``examples/app.py``..."""
-    return bool(_words(path.lower()) & NON_PRODUCTION_WORDS)
+    """``settings/dev.py``, ``local_settings.py``, ``settings_test.py``, ``examples/app.py``,
+    ``testutils/settings.py``..."""
+    lower = path.lower()
+    return bool(_words(lower) & NON_PRODUCTION_WORDS) or any(
+        part.startswith("test") for part in re.split(r"[/._\-]", lower))
 
 
 def is_settings_module(path: str) -> bool:

@@ -190,6 +190,8 @@ class HardcodedSecret(FileRule):
             return False
         self._done.add(id(value_node))
         label = _KIND_LABEL[kind]
+        if confidence is None and len(name_words(name)) == 1 and self.ctx.enclosing_function() is not None:
+            confidence = Confidence.MEDIUM  # a bare `secret`/`token` inside code: often sample data
         where = what or f"`{name}`"
         self.report(value_node, f"hardcoded {label} in {where} ({mask(value)}); read it from the environment "
                                 "or a secret manager", severity=severity, confidence=confidence,
@@ -212,8 +214,20 @@ class HardcodedSecret(FileRule):
             return
         self._pair(node.name.value, node.default, what=f"the default of `{node.name.value}`")
 
+    def _url_parameters(self) -> bool:
+        """A dict passed as ``kwargs=`` to ``reverse()``/``url_for()``-like calls: its values
+        are path parameters of a URL (resource identifiers), not credentials."""
+        stack = list(self.ctx.ancestors())
+        if len(stack) < 3 or not isinstance(stack[0], cst.Dict) or not isinstance(stack[1], cst.Arg):
+            return False
+        arg_node, call = stack[1], stack[2]
+        if not isinstance(call, cst.Call) or arg_node.keyword is None or arg_node.keyword.value != "kwargs":
+            return False
+        name = (self.ctx.resolve(call.func) or "").rsplit(".", 1)[-1].lower()
+        return "reverse" in name or "url" in name
+
     def visit_DictElement(self, node: cst.DictElement) -> None:
-        if self._skipped():
+        if self._skipped() or self._url_parameters():
             return
         key = string_value(node.key)
         if key is None:

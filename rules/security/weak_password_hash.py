@@ -38,7 +38,7 @@ PBKDF2_CALLS = {
     "Cryptodome.Protocol.KDF.PBKDF2": ("count", 3),
     "django.utils.crypto.pbkdf2": ("iterations", 2),
 }
-TEST_SETTINGS = re.compile(r"(?:^|[/_.])(?:test|tests|testing|ci)(?:[/_.]|$)")
+TEST_SETTINGS = re.compile(r"(?:^|[/_.])(?:test\w*|ci)(?:[/_.]|$)")
 
 
 def _int(node: cst.BaseExpression | None) -> int | None:
