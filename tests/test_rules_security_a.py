@@ -303,10 +303,20 @@ def test_code_execution_exceptions():
         "    return eval(code)\n\n"
         "def run(cmd):\n"
         "    subprocess.run(cmd, shell=True)\n"
-        "    exec('print(1)')\n"
+        "    exec('print(1)')\n\n"
+        "class PickleCodec:\n"
+        "    def decode(self, value):\n"
+        "        return pickle.loads(value)\n\n"
+        "import click\n\n"
+        "@click.command()\n"
+        "@click.option('--target')\n"
+        "def compile_translations(target):\n"
+        "    subprocess.run('pybabel compile -d {0}'.format(target), shell=True)\n\n"
+        "def restore(queue):\n"
+        "    return pickle.loads(queue.pop())\n"
     )
     findings = scan_files({"tools/run.py": code}, select=["insecure-code-execution"])
-    assert {(f.span.line, f.confidence) for f in findings} == {(17, Confidence.MEDIUM)}
+    assert {(f.span.line, f.confidence) for f in findings} == {(17, Confidence.MEDIUM), (32, Confidence.MEDIUM)}
 
 
 def test_logging_through_structlog_bound_loggers():
