@@ -39,8 +39,9 @@ ILLUSTRATIVE_DIRS = frozenset({"example", "examples", "sample", "samples", "docs
 
 
 def is_illustrative_path(path: str) -> bool:
-    """Example, documentation and project-template folders."""
-    return any(part.lower() in ILLUSTRATIVE_DIRS for part in path.split("/")[:-1])
+    """Example, documentation and project-template folders (``docs_src/`` included)."""
+    return any(part.lower() in ILLUSTRATIVE_DIRS or re.match(r"^docs?[_\-]", part.lower())
+               for part in path.split("/")[:-1])
 
 
 def _literal(node: cst.BaseExpression | None) -> str | None:
