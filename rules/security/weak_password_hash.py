@@ -103,7 +103,8 @@ class WeakPasswordHash(FileRule):
       `.using(rounds=...)` and `BCRYPT_LOG_ROUNDS`.
 
     Digests of file bodies, cache keys, ETags or tokens are not reported: only values
-    named like passwords are (`password_reset_token` and `password_hash` are not).
+    named like passwords are (`password_reset_token` and `password_hash` are not). The
+    SHA-1 prefix sent to the Have I Been Pwned range API is not a stored hash either.
 
     ## Why is this bad?
     Leaked password tables are cracked offline. A GPU computes billions of MD5 or
@@ -210,6 +211,8 @@ class WeakPasswordHash(FileRule):
         if last.lower() == "new":
             algorithm = string_value(arg(node, 0)) or "hash"
             data = arg(node, 1) or arg(node, keyword="data")
+        if algorithm.lower() == "sha1" and "pwnedpasswords" in self.ctx.text:
+            return  # the Have I Been Pwned range API is queried with SHA-1 prefixes
         self._password_arg(node, data, f"`{algorithm}`")
 
     def _password_arg(self, node: cst.Call, data: cst.BaseExpression | None, what: str) -> None:
