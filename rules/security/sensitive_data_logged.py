@@ -116,6 +116,10 @@ class SensitiveDataLogged(FileRule):
         ),
     )
 
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._logger_names: set[str] = set()
+
     def _is_log_call(self, node: cst.Call) -> bool:
         func = node.func
         if isinstance(func, cst.Name):
@@ -132,22 +136,22 @@ class SensitiveDataLogged(FileRule):
         return "log" in last and not last.endswith(("catalog", "blog", "dialog", "changelog", "backlog"))
 
     def _loggers(self) -> set[str]:
-        """Names and attributes this file assigns a logger to (``audit = structlog.get_logger()``)."""
-        key = ("sensitive-data-logged", "loggers")
-        found = self.ctx.cache.get(key)
-        if found is None:
-            found = set()
-            stack = [self.ctx.module]
-            while stack:
-                node = stack.pop()
-                if isinstance(node, (cst.Assign, cst.AnnAssign)) and isinstance(node.value, cst.Call):
-                    factory = self.ctx.resolve(node.value.func) or ""
-                    if factory.startswith(LOGGING_ROOTS) or factory.rsplit(".", 1)[-1] in LOGGER_FACTORIES:
-                        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-                        found.update(self.ctx.code_of(t) for t in targets)
-                stack.extend(node.children)
-            self.ctx.cache[key] = found
-        return found
+        """Names and attributes this file assigned a logger to so far
+        (``audit = structlog.get_logger()``, ``self.log = logging.getLogger(...)``)."""
+        return self._logger_names
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._remember_logger([t.target for t in node.targets], node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._remember_logger([node.target], node.value)
+
+    def _remember_logger(self, targets: list[cst.BaseExpression], value: cst.BaseExpression | None) -> None:
+        if not isinstance(value, cst.Call):
+            return
+        factory = self.ctx.resolve(value.func) or ""
+        if factory.startswith(LOGGING_ROOTS) or factory.rsplit(".", 1)[-1] in LOGGER_FACTORIES:
+            self._logger_names.update(self.ctx.code_of(t) for t in targets)
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.ctx.is_test or not self._is_log_call(node):
