@@ -926,6 +926,8 @@ def describe_query(ctx: FileContext, expr: cst.BaseExpression | None, names: dic
         q.methods.append(name)
         if name in ("filter", "get", "filter_by", "get_or_create", "update_or_create", "first_or_404"):
             q.lookups += filter_lookups(ctx, call)
+        elif name == "with_parent":
+            q.lookups.append("?")  # filtered by the parent's key
         if q.orm in ("django", "?"):
             if name == "select_related":
                 if not call.args:

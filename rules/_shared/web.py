@@ -320,9 +320,12 @@ class _MethodChecks(cst.CSTVisitor):
         for target in node.comparisons:
             if isinstance(target.operator, (cst.Equal, cst.In)):
                 value = target.comparator
-                items = value.elements if isinstance(value, (cst.List, cst.Tuple, cst.Set)) else [value]
+                if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+                    items = [e.value for e in value.elements]
+                else:
+                    items = [value]
                 for item in items:
-                    text = string_value(getattr(item, "value", item))
+                    text = string_value(item)
                     if text and text.lower() in HTTP_METHODS:
                         self.methods.add(text.lower())
 

@@ -18,7 +18,7 @@ GENERIC_WORDS = frozenset({"index", "list", "detail", "create", "update", "delet
                            "service", "services", "router", "routes", "setup", "init", "config", "settings", "base",
                            "utils", "helpers", "models", "schemas", "api", "handler", "handlers", "save", "load",
                            "run", "start", "stop", "login", "logout", "register", "show", "edit", "new", "root"})
-TEST_DEFINITION = re.compile(r"^\s*(?:async\s+)?def\s+test|^\s*class\s+\w*Test", re.MULTILINE)
+TEST_DEFINITION = re.compile(r"^\s*(?:async\s+)?def\s+test", re.MULTILINE)
 PATH_PARAM = re.compile(r"<[^>]+>|\{[^}]+\}|:[A-Za-z_]\w*|\(\?P<[^>]+>[^)]*\)")
 STRING = re.compile(r"""(?:[rbuf]{0,2})(['"])(/[^'"\s]{0,200}|[A-Za-z][\w:.\-]{2,80})\1""")
 

@@ -124,7 +124,8 @@ class MissingTransaction(ProjectRule):
     * asyncpg and `databases`: two or more writes outside `conn.transaction()` /
       `database.transaction()`.
 
-    Transaction blocks recognised: `with transaction.atomic()`, `with session.begin()`,
+    Receivers of Django's `pre_delete`/`post_delete` signals run inside the deletion's own
+    transaction and are not judged. Transaction blocks recognised: `with transaction.atomic()`, `with session.begin()`,
     `with engine.begin()`, `with conn:` on a DB-API connection, `async with
     conn.transaction()`, and helpers named like `session_scope()`/`unit_of_work()`.
 
@@ -219,7 +220,7 @@ class MissingTransaction(ProjectRule):
         if self._skip:
             return
         walker = _Events(self, node)
-        if any(self._tx_decorator(d) for d in node.decorators):
+        if any(self._tx_decorator(d) or self._delete_receiver(d) for d in node.decorators):
             walker.tx = 1
             node.body.visit(walker)
             if walker.tx_callees:
@@ -270,6 +271,17 @@ class MissingTransaction(ProjectRule):
                     or len(segments) >= 2 and len(commits) >= 2:
                 return [e for seg in segments for e in seg if e[0] == "write"] or commits
         return []
+
+    def _delete_receiver(self, deco: cst.Decorator) -> bool:
+        """``@receiver(post_delete, ...)``: Django sends delete signals inside the delete's
+        own transaction."""
+        if not isinstance(deco.decorator, cst.Call):
+            return False
+        if (self.ctx.resolve(deco.decorator.func) or "").rsplit(".", 1)[-1] != "receiver":
+            return False
+        signal = deco.decorator.args[0].value if deco.decorator.args else None
+        name = (self.ctx.resolve(signal) or "") if isinstance(signal, (cst.Name, cst.Attribute)) else ""
+        return name.rsplit(".", 1)[-1] in ("pre_delete", "post_delete")
 
     def _tx_decorator(self, deco: cst.Decorator) -> bool:
         expr = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator

@@ -33,6 +33,7 @@ RARE_PATHS = re.compile(r"(?:^|/)(?:admin(?:\.py|/)|management/commands/|migrati
 # Model names that read like small lookup tables.
 LOOKUP_TABLE = re.compile(r"(?:Type|Kind|Status|Category|Categories|Setting|Settings|Config|Configuration|Choice|"
                           r"Option|Country|Countries|Currency|Currencies|Language|Locale|Role|Permission|Flag)$")
+ENUM_KIND = re.compile(r"Enum", re.IGNORECASE)
 UNINDEXABLE_KINDS = frozenset({"TextField", "JSONField", "BinaryField", "FileField", "ImageField", "Text", "JSON",
                                "JSONB", "LargeBinary", "PickleType", "ARRAY", "HStoreField", "ArrayField"})
 
@@ -150,6 +151,16 @@ class MissingDbIndex(ProjectRule):
             return
         if method not in DJANGO_LOOKUP_METHODS and method not in ORDER_METHODS:
             return
+        if method in ORDER_METHODS and node.args and string_value(node.args[0].value) is None:
+            # SQLAlchemy ``order_by(Model.col)``: only the leading sort key can use an index, and
+            # only a query without conditions sorts the whole table.
+            entity = describe_query(self.ctx, node.func.value, self.names.names)
+            self.checked()
+            if self._conditions(node) or entity is not None and entity.lookups:
+                return
+            self._sa_siblings = self._sa_equalities(node)
+            self._sa_order(node.args[0].value, entity.model if entity is not None else None)
+            return
         base = describe_query(self.ctx, node.func.value, self.names.names)
         if base is None:
             # ``Order.objects.filter`` itself: the manager is the receiver.
@@ -162,17 +173,18 @@ class MissingDbIndex(ProjectRule):
         self.checked()
         # Other equality lookups of the same query: an index on any of them narrows the rows.
         siblings = list(base.lookups) + (filter_lookups(self.ctx, node) if method not in ORDER_METHODS else [])
+        if any(m in ("with_parent",) for m, _ in self._outer_methods(node)) or \
+                any(m == "with_parent" for m, _ in call_chain(node)[1]):
+            siblings.append("?")
         self._siblings = [k for k in siblings if "|" in k or k == "?" or k.split("__")[-1] in ("exact", "in")
                           or k.split("__")[-1] not in ALL_LOOKUPS]
         if method in ORDER_METHODS:
-            for a in node.args:
-                if base.orm == "django":
-                    field = string_value(a.value)
-                    if field and not field.startswith("?") and "__" not in field and "." not in field:
-                        self._lookup(base.model, base.ref, "django", field.lstrip("-"), "order", a.value)
-                else:
-                    self._sa_siblings = self._sa_equalities(node)
-                    self._sa_order(a.value)
+            if self._siblings or self._conditions(node):
+                return  # a filtered query sorts only the rows it selected
+            if node.args and base.orm == "django":
+                field = string_value(node.args[0].value)  # the leading sort key
+                if field and not field.startswith("?") and "__" not in field and "." not in field:
+                    self._lookup(base.model, base.ref, "django", field.lstrip("-"), "order", node.args[0].value)
             return
         if base.orm == "django" or method == "filter_by":
             all_siblings = self._siblings
@@ -189,6 +201,29 @@ class MissingDbIndex(ProjectRule):
                                       or k.split("__")[-1] not in ALL_LOOKUPS]
                     self._q_objects(a.value, base.model, base.ref)
                     self._siblings = all_siblings
+
+    def _outer_methods(self, node: cst.Call) -> list[tuple[str, cst.Call]]:
+        """The method calls chained after ``node`` (``.filter_by(...)`` then ``.with_parent(...)``)."""
+        out: list[tuple[str, cst.Call]] = []
+        stack = self.ctx.stack
+        try:
+            i = len(stack) - 1 - stack[::-1].index(node)
+        except ValueError:
+            return out
+        while i >= 2 and isinstance(stack[i - 1], cst.Attribute) and stack[i - 1].value is stack[i] and \
+                isinstance(stack[i - 2], cst.Call) and stack[i - 2].func is stack[i - 1]:
+            out.append((stack[i - 1].attr.value, stack[i - 2]))
+            i -= 2
+        return out
+
+    def _conditions(self, node: cst.Call) -> bool:
+        """Whether the query ``node`` belongs to has any condition (filter, where, join, parent)."""
+        base, methods = call_chain(node)
+        methods = methods + self._outer_methods(node)
+        if any(m in ("filter", "where", "filter_by", "with_parent", "join", "exclude", "get", "having")
+               for m, _ in methods):
+            return True
+        return bool(self._sa_equalities(node))
 
     def _in_prefetch(self) -> bool:
         for anc in self.ctx.ancestors():
@@ -253,8 +288,19 @@ class MissingDbIndex(ProjectRule):
     def _sa_equalities(self, node: cst.Call) -> list[str]:
         """Columns compared with ``==`` in this where()/filter() and the ones before it in the chain."""
         out: list[str] = []
-        _, methods = call_chain(node)
+        base, methods = call_chain(node)
+        methods = methods + self._outer_methods(node)
+        if isinstance(base, cst.Name) and base.value[:1].islower() and base.value not in ("db", "session", "sa"):
+            out.append("?")  # a query built elsewhere (a parameter or variable): its conditions are unknown
+        if isinstance(base, cst.Attribute) and base.attr.value[:1].islower() and \
+                base.attr.value not in ("session", "query", "objects", "db", "scalars", "execute") and \
+                not (isinstance(base.value, cst.Name) and base.value.value in ("db", "session", "sa", "sqlalchemy")):
+            out.append("?")  # ``event.agreements.filter(...)``: a relationship query, narrowed by its key
         for name, call in methods:
+            if name == "with_parent":
+                out.append("?")  # filtered by the parent's foreign key
+            elif name == "filter_by":
+                out += [a.keyword.value for a in call.args if a.keyword is not None]
             if name not in ("where", "filter"):
                 continue
             for a in call.args:
@@ -263,8 +309,20 @@ class MissingDbIndex(ProjectRule):
                     e = stack.pop()
                     if isinstance(e, cst.Comparison) and len(e.comparisons) == 1 and \
                             isinstance(e.comparisons[0].operator, cst.Equal):
-                        col = self._column(e.left)
-                        if col is not None and self._column(e.comparisons[0].comparator) is None:
+                        left, right = self._column(e.left), self._column(e.comparisons[0].comparator)
+                        if (left is None) != (right is None):
+                            out.append((left or right)[1])
+                        elif left is not None:
+                            out.append("?")  # a join on keys narrows the rows
+                        elif "." in self.ctx.code_of(e.left) and "." in self.ctx.code_of(e.comparisons[0].comparator):
+                            out.append("?")  # ``cte.c.id == Event.category_id``: a join
+                    elif isinstance(e, cst.Call) and isinstance(e.func, cst.Attribute) and \
+                            isinstance(e.func.value, cst.Name) and e.func.value.value[:1].isupper() and \
+                            e.func.attr.value not in ("in_", "like", "ilike"):
+                        out.append("?")  # ``Event.happens_between(...)``: a condition defined on the model
+                    elif isinstance(e, cst.Call) and isinstance(e.func, cst.Attribute) and e.func.attr.value == "in_":
+                        col = self._column(e.func.value)
+                        if col is not None:
                             out.append(col[1])
                     elif isinstance(e, cst.Call) and (self.ctx.resolve(e.func) or "").rsplit(".", 1)[-1] == "and_":
                         stack += [x.value for x in e.args]
@@ -282,7 +340,7 @@ class MissingDbIndex(ProjectRule):
             if col is None or self._column(right) is not None:
                 return col is not None  # a join condition: keys, not lookups
             self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "filter",
-                         "with": [[c] for c in self._sa_siblings if c != col[1]]}, expr)
+                         "with": [["?"] if c == "?" else [c] for c in self._sa_siblings if c != col[1]]}, expr)
             return True
         if isinstance(expr, cst.Call):
             name = (self.ctx.resolve(expr.func) or "").rsplit(".", 1)[-1]
@@ -292,7 +350,7 @@ class MissingDbIndex(ProjectRule):
                 col = self._column(expr.func.value)
                 if col is not None:
                     self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "filter",
-                                 "with": [[c] for c in self._sa_siblings if c != col[1]]}, expr)
+                                 "with": [["?"] if c == "?" else [c] for c in self._sa_siblings if c != col[1]]}, expr)
                     return True
             if isinstance(expr.func, cst.Attribute) and name in SA_NON_INDEXABLE:
                 return self._column(expr.func.value) is not None
@@ -301,20 +359,22 @@ class MissingDbIndex(ProjectRule):
             return self._sa_condition(expr.right) or left
         return False
 
-    def _sa_order(self, expr: cst.BaseExpression) -> None:
+    def _sa_order(self, expr: cst.BaseExpression, entity: str | None = None) -> None:
         if isinstance(expr, cst.Call):
             name = (self.ctx.resolve(expr.func) or "").rsplit(".", 1)[-1]
             if isinstance(expr.func, cst.Attribute) and name in ("desc", "asc", "nulls_last", "nulls_first"):
-                self._sa_order(expr.func.value)
+                self._sa_order(expr.func.value, entity)
                 return
             if name in ("desc", "asc", "nullslast", "nullsfirst") and expr.args:
-                self._sa_order(expr.args[0].value)
+                self._sa_order(expr.args[0].value, entity)
                 return
             return
         col = self._column(expr)
+        if col is not None and entity is not None and col[0] != entity:
+            return  # sorting by a joined table's column: no index on it orders this query
         if col is not None:
             self.record({"model": col[0], "ref": col[2], "orm": "sqlalchemy", "path": [col[1]], "kind": "order",
-                         "with": [[c] for c in self._sa_siblings if c != col[1]]}, expr)
+                         "with": [["?"] if c == "?" else [c] for c in self._sa_siblings if c != col[1]]}, expr)
 
     def _column(self, expr: cst.BaseExpression) -> tuple[str, str, str | None] | None:
         """(model, column, resolved model name) for ``Model.column``."""
@@ -417,7 +477,8 @@ class MissingDbIndex(ProjectRule):
             return True
         if field.get("fk") and (fk_indexed or model.orm == "django"):
             return True
-        if field.get("boolean") or field.get("choices") or field.get("kind") in UNINDEXABLE_KINDS:
+        if field.get("boolean") or field.get("choices") or field.get("kind") in UNINDEXABLE_KINDS or \
+                ENUM_KIND.search(field.get("kind") or ""):
             return True
         if LOOKUP_TABLE.search(model.name):
             return True

@@ -40,8 +40,9 @@ class TlsVerifyDisabled(FileRule):
     and read or alter the traffic: HTTPS then gives no more protection than HTTP.
 
     ## Known limits
-    A verification flag read from a variable or setting is not followed (that is how
-    configurable verification is usually written). Test code is not checked.
+    A verification flag read from a setting or the environment is not followed (that is
+    how configurable verification is usually written); a module-level constant bound
+    only to `False` (`VERIFY_SSL = False`) is. Test code is not checked.
     """
 
     slug = "tls-verify-disabled"
@@ -101,7 +102,7 @@ class TlsVerifyDisabled(FileRule):
         self.checked()
         for keyword in ("verify", "verify_ssl", "ssl"):
             value = arg(node, keyword=keyword)
-            if value is not None and _false(value):
+            if value is not None and (_false(value) or self._false_constant(value)):
                 self.report(value, f"`{keyword}=False` turns off TLS certificate verification")
                 return
         cert_reqs = arg(node, keyword="cert_reqs")
@@ -110,6 +111,20 @@ class TlsVerifyDisabled(FileRule):
             or isinstance(cert_reqs, cst.SimpleString) and "CERT_NONE" in cert_reqs.value
         ):
             self.report(cert_reqs, "`cert_reqs=CERT_NONE` turns off TLS certificate verification")
+
+    def _false_constant(self, node: cst.BaseExpression) -> bool:
+        """A module-level constant bound to ``False`` only (``VERIFY_SSL = False``)."""
+        if not isinstance(node, cst.Name):
+            return False
+        values = []
+        for stmt in self.ctx.module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and any(
+                        isinstance(t.target, cst.Name) and t.target.value == node.value for t in small.targets
+                    ):
+                        values.append(small.value)
+        return bool(values) and all(_false(v) for v in values)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if self.ctx.is_test:
