@@ -144,6 +144,7 @@ class BanditRun:
         self._result: EngineRun | None = None
         self._workdir: Path | None = None
         self._started = 0.0
+        self._busy = 0.0
         self._argv: list[str] = []
         self._pending: list[list[str]] = []
         self._current: Process | None = None
@@ -152,6 +153,7 @@ class BanditRun:
 
     def start(self) -> None:
         self._started = time.monotonic()
+        self._busy = 0.0
         try:
             self._prepare()
         except MappingError as exc:
@@ -192,7 +194,8 @@ class BanditRun:
 
     def _finish(self, run: EngineRun) -> None:
         status = run.status
-        seconds = round(time.monotonic() - self._started, 3) if self._started else 0.0
+        # The processes' own running time (the engine collects them only after its own work).
+        seconds = round(self._busy, 3)
         run.status = EngineStatus(status.name, status.ran, status.detail, len(self.files), seconds)
         self._result = run
         remove_workdir(self._workdir)
@@ -216,6 +219,7 @@ class BanditRun:
         merged = EngineRun(EngineStatus(NAME, True), failed_files=dict(self._failed))
         while self._current is not None:
             outcome = self._current.wait(deadline)
+            self._busy += outcome.seconds
             self._current = None
             if outcome.problem == "timed out":
                 self._finish(not_run(NAME, f"timed out after {self.timeout:g} s"))

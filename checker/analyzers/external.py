@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,7 @@ class Process:
         self.workdir = workdir
         self._proc: subprocess.Popen | None = None
         self._started = 0.0
+        self._ended: float | None = None
         self._problem: str | None = None
         self._out_path = workdir / f"stdout-{id(self)}"
         self._err_path = workdir / f"stderr-{id(self)}"
@@ -106,6 +108,15 @@ class Process:
                 )
         except OSError as exc:
             self._problem = f"could not be started: {exc.strerror or exc}"
+            return
+        # Note when the process really ends: the engine collects it only after its own work.
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        proc = self._proc
+        if proc is not None:
+            proc.wait()
+            self._ended = time.monotonic()
 
     def wait(self, deadline: float) -> Outcome:
         """Wait until the process ends or ``deadline`` (a ``time.monotonic()`` value)."""
@@ -116,7 +127,7 @@ class Process:
         except subprocess.TimeoutExpired:
             self.kill()
             return Outcome(None, "", "", time.monotonic() - self._started, "timed out")
-        seconds = time.monotonic() - self._started
+        seconds = (self._ended or time.monotonic()) - self._started
         return Outcome(self._proc.returncode, _read(self._out_path), _read(self._err_path), seconds)
 
     def kill(self) -> None:

@@ -254,6 +254,7 @@ class SemgrepRun:
         self._result: EngineRun | None = None
         self._workdir: Path | None = None
         self._started = 0.0
+        self._busy = 0.0
         self._argv: list[str] = []
         self._env: dict[str, str] = {}
         self._pending: list[list[str]] = []
@@ -265,6 +266,7 @@ class SemgrepRun:
 
     def start(self) -> None:
         self._started = time.monotonic()
+        self._busy = 0.0
         try:
             self._prepare()
         except Exception as exc:  # never let engine trouble escape
@@ -327,7 +329,8 @@ class SemgrepRun:
 
     def _finish(self, run: EngineRun) -> None:
         status = run.status
-        seconds = round(time.monotonic() - self._started, 3) if self._started else 0.0
+        # The processes' own running time (the engine collects them only after its own work).
+        seconds = round(self._busy, 3)
         run.status = EngineStatus(status.name, status.ran, status.detail, len(self.files), seconds)
         self._result = run
         remove_workdir(self._workdir)
@@ -353,6 +356,7 @@ class SemgrepRun:
         retries = 0
         while self._current is not None:
             outcome = self._current.wait(deadline)
+            self._busy += outcome.seconds
             self._current = None
             if outcome.problem == "timed out":
                 self._finish(not_run(NAME, f"timed out after {self.timeout:g} s"))
