@@ -6,7 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Location, Section, Severity
 from checker.rule import Fact, ProjectContext, ProjectRule
-from rules._shared.db import QueryNames, call_chain, describe_query, filter_lookups
+from rules._shared.db import QueryNames, _q_lookups, call_chain, describe_query, filter_lookups
 from rules._shared.models import Model, load_models
 from rules._shared.web import string_value
 
@@ -242,7 +242,16 @@ class MissingDbIndex(ProjectRule):
     def _q_objects(self, node: cst.BaseExpression, model: str, ref: str | None) -> None:
         """Lookups inside ``Q()`` objects. They are ANDed with the call's other lookups, so
         those narrow them; within an ``OR`` the alternatives do not narrow each other."""
-        if isinstance(node, cst.BinaryOperation):
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitAnd):
+            # ``Q(a) & Q(b)``: each side is narrowed by the other too.
+            outer = self._siblings
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                self._siblings = outer + [k for k in _q_lookups(self.ctx, other)
+                                          if "|" in k or k == "?" or k.split("__")[-1] in ("exact", "in")
+                                          or k.split("__")[-1] not in ALL_LOOKUPS]
+                self._q_objects(side, model, ref)
+            self._siblings = outer
+        elif isinstance(node, cst.BinaryOperation):
             self._q_objects(node.left, model, ref)
             self._q_objects(node.right, model, ref)
         elif isinstance(node, cst.UnaryOperation):
