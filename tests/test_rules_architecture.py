@@ -616,3 +616,25 @@ def test_test_code_is_never_judged(slug):
         ),
     }
     assert only(slug, files) == set()
+
+
+def test_missing_transaction_sqlalchemy_split_commits_and_progress_markers():
+    files = {
+        "app/tasks.py": (
+            "from app.extensions import db\n"
+            "from app.models import State\n\n"
+            "def build(site, builder):\n"
+            "    site.state = State.running\n"
+            "    db.session.commit()\n"
+            "    site.path = builder.build(site)\n"
+            "    site.state = State.success\n"
+            "    db.session.commit()\n\n"
+            "def cancel(order, products):\n"
+            "    order.status = 'cancelled'\n"
+            "    db.session.commit()\n"
+            "    for item in order.items:\n"
+            "        products.adjust_stock(item.product_id, item.quantity)\n"
+            "    db.session.commit()\n"
+        ),
+    }
+    assert only("missing-transaction", files) == {("app/tasks.py", 11, "missing-transaction")}

@@ -7,7 +7,7 @@ import libcst as cst
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
 from rules._shared.db import STAGE, TRANSACTION, WRITE, classify, function_locals
-from rules._shared.web import current_handler
+from rules._shared.web import current_handler, string_value
 
 TX_WORDS = re.compile(r"(?:atomic|transaction|transactional|begin|begin_nested|session_scope|unit_of_work|uow|"
                       r"start_transaction|commit_on_success)$", re.IGNORECASE)
@@ -66,6 +66,8 @@ class _Events(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         # ``order.status = ...`` changes a loaded row: the unit of work will write it.
+        if _progress_marker(self.ctx, node):
+            return  # ``job.state = State.running`` committed before long work is deliberate
         for t in node.targets:
             target = t.target
             if isinstance(target, cst.Attribute) and not (isinstance(target.value, cst.Name)
@@ -343,6 +345,20 @@ class MissingTransaction(ProjectRule):
                 msg = (f"`{data['function']}` commits its writes in separate transactions (lines {lines}): a failure "
                        f"after the first commit leaves partial data; {FIX[data['api']]}")
             self.report_at(fact.path, fact.line, msg)
+
+
+PROGRESS_VALUES = frozenset({"running", "started", "starting", "processing", "in_progress", "inprogress", "building",
+                             "queued", "working", "busy", "locked"})
+
+
+def _progress_marker(ctx, node: cst.Assign) -> bool:
+    """``x.state = State.RUNNING``-style assignments: a job publishing its progress."""
+    if not any(isinstance(t.target, cst.Attribute) and t.target.attr.value in ("state", "status", "progress", "phase")
+               for t in node.targets):
+        return False
+    value = node.value
+    text = (ctx.resolve(value) or "") if isinstance(value, (cst.Name, cst.Attribute)) else (string_value(value) or "")
+    return text.rsplit(".", 1)[-1].lower() in PROGRESS_VALUES
 
 
 def _terminates(block: cst.CSTNode) -> bool:
