@@ -49,7 +49,7 @@ def test_no_secret_value_in_any_output_format(tmp_path):
         ("app/settings.py", 3, "hardcoded-secret"), (".env", 1, "hardcoded-secret"),
         (".env", 1, "committed-secret-file"),
     }
-    assert sorted(formats()) == ["github", "html", "json", "markdown", "sarif", "terminal"]
+    assert {"github", "html", "json", "markdown", "sarif", "terminal"} <= set(formats())
     for fmt in formats():
         text = render(fmt, report, RenderOptions())
         for secret in (PASSWORD, TOKEN, URL_PASSWORD, ENV_SECRET):
