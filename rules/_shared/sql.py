@@ -13,8 +13,11 @@ string was built (the data flow of string values through local variables).
   ``+=``, lists built with ``append``, and same-module helper functions. Parts proven
   harmless are not counted: constants (literals, module-level or class-level constants,
   UPPER_CASE names), numbers (``int()``, ``len()``, ``%d``), quoted identifiers
-  (``quote_name``, ``sql.Identifier``...), names checked against an allow-list
-  (``if col not in ALLOWED: raise``, ``assert col in {...}``, ``COLUMNS[key]``).
+  (``quote_name``, ``sql.Identifier``, any ``*quote*``/``*escape*`` call), names checked
+  against an allow-list (``if col not in ALLOWED: raise``, ``assert col in {...}``,
+  ``COLUMNS[key]``). Each remaining part says where its value comes from (a parameter,
+  request data, or the code itself), and :func:`position` tells whether it landed where
+  SQL expects a value or a name.
 """
 
 from __future__ import annotations

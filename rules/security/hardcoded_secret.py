@@ -5,12 +5,11 @@ import re
 import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
-from checker.redact import mask
+from checker.redact import KNOWN_FORMATS, mask
 from checker.rule import FileRule, TextContext
 from rules._shared.secrets import (AUTH_HEADER_VALUE, EXTRA_FORMATS, Hit, is_placeholder, known_secrets,
                                    name_words, secret_kind, secret_lines)
 from rules._shared.web import arg, string_value
-from checker.redact import KNOWN_FORMATS
 
 # Calls whose first argument names an environment variable or setting and whose second
 # (or ``default=``) is the fallback value.

@@ -5,7 +5,7 @@ import libcst as cst
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
 from rules._shared.secrets import name_words, secret_kind
-from rules._shared.web import arg, string_value
+from rules._shared.web import string_value
 
 LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log",
                          "msg", "trace", "success", "bind"})
