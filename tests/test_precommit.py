@@ -98,11 +98,11 @@ def test_hook_definitions():
     assert set(hooks) == {"checker", "checker-project"}
     assert hooks["checker"]["require_serial"] is True
     assert hooks["checker"]["language"] == "python"
-    assert hooks["checker"]["entry"] == "checker scan --scope file --quiet"
+    assert hooks["checker"]["entry"] == "checker scan --scope file --quiet --format concise"
     assert hooks["checker"].get("pass_filenames", True) is True
     assert hooks["checker-project"]["pass_filenames"] is False
     assert hooks["checker-project"]["require_serial"] is True
-    assert hooks["checker-project"]["entry"] == "checker scan --scope project --quiet"
+    assert hooks["checker-project"]["entry"] == "checker scan --scope project --quiet --format concise"
 
 
 @pytest.fixture
