@@ -92,8 +92,8 @@ def test_findings_are_grouped_by_checklist_item_in_checklist_order():
 
 def test_finding_line_shows_location_severity_message_points_and_related():
     text = plain(sample_report(), 160)
-    assert ("  app/repositories/users.py:42:9  critical  SQL text built with an f-string reaches "
-            "cursor.execute(); pass parameters instead  -32.3 pts") in text
+    assert ("  app/repositories/users.py:42:9  critical  -32.3 pts\n"
+            "    SQL text built with an f-string reaches cursor.execute(); pass parameters instead\n") in text
     assert "↳ app/repositories/users.py:39  query text built here" in text
     assert "│ cur.execute(query)" in text
     # Markup-like text in messages is printed as is.

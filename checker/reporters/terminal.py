@@ -247,19 +247,16 @@ def _findings(report: Report):
             title.append(f"  {_points(points)}", style="red")
         yield title
 
-        table = Table.grid(padding=(0, 2))
-        table.add_column(no_wrap=True, style="bold")
-        table.add_column(no_wrap=True)
-        table.add_column(ratio=1, overflow="fold")
-        table.add_column(justify="right", no_wrap=True)
         for finding in group:
-            table.add_row(
-                _location(finding.path, finding.span.line, finding.span.column),
-                Text(Severity(finding.severity).label, style=SEVERITY_STYLES[Severity(finding.severity)]),
-                _finding_body(finding),
-                Text(_points(finding.points), style="dim red"),
-            )
-        yield Padding(table, (0, 0, 1, 2))
+            head = Text("  ")
+            head.append(_location(finding.path, finding.span.line, finding.span.column), style="bold")
+            head.append("  ")
+            head.append(Severity(finding.severity).label, style=SEVERITY_STYLES[Severity(finding.severity)])
+            if finding.points > 0:
+                head.append(f"  {_points(finding.points)}", style="dim red")
+            yield head
+            yield Padding(_finding_body(finding), (0, 0, 0, 4))
+        yield Text()
 
 
 def _finding_body(finding: Finding) -> Text:
