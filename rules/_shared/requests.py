@@ -380,7 +380,7 @@ class RequestFlow(cst.CSTVisitor):
                 self._bind_param(p, BODY)
 
     def _bind_param(self, p: cst.Param, kind: str) -> None:
-        taint = Taint(kind, True, p, f"parameter `{p.name.value}`")
+        taint = Taint(kind, True, p, f"parameter {p.name.value}")
         self.env[p.name.value] = taint
         self.result.params[p.name.value] = taint
         self.result.sources.append((p, taint))

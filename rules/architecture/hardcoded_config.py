@@ -219,7 +219,7 @@ class HardcodedConfig(FileRule):
             return
         self.checked()
         fallback = self._config_read()
-        what = "database URL" if data else "service URL"
+        what = f"{scheme.split('+')[0].lower()} URL" if data else "service URL"
         if cls == "local":
             if (data or port) and self._client_call() and not fallback:
                 self.report(node, f"hardcoded {what} pointing at `{host}`: read it from configuration so the code "

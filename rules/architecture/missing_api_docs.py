@@ -183,8 +183,8 @@ class MissingApiDocs(ProjectRule):
             if "fastapi" in f.data:
                 self.checked()
                 if f.data["missing"]:
-                    self.report_at(f.path, f.line, f"FastAPI route {f.data['fastapi']} has no "
-                                                   f"{' and no '.join(f.data['missing'])}: the generated OpenAPI "
+                    self.report_at(f.path, f.line, f"FastAPI route {f.data['fastapi']} lacks "
+                                                   f"{' and '.join(f.data['missing'])}: the generated OpenAPI "
                                                    "document cannot tell clients what it returns")
         json_routes: dict[str, int] = {}
         for f in facts:
