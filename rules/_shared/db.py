@@ -705,9 +705,10 @@ def db_calls_in(ctx: FileContext, node: cst.CSTNode) -> Iterable[tuple[cst.Call,
 SA_EAGER = frozenset({"joinedload", "selectinload", "subqueryload", "immediateload", "contains_eager"})
 SA_PATH_ONLY = frozenset({"defaultload", "Load"})
 SA_NOT_EAGER = frozenset({"lazyload", "noload", "raiseload", "defer", "undefer", "load_only", "selectin_polymorphic"})
-DJANGO_SINGLE = frozenset({"get", "first", "last", "earliest", "latest", "aget", "afirst", "alast"})
+DJANGO_SINGLE = frozenset({"get", "first", "last", "earliest", "latest", "aget", "afirst", "alast", "create",
+                           "acreate", "get_or_create", "aget_or_create", "update_or_create", "aupdate_or_create"})
 DJANGO_SCALAR = frozenset({"count", "exists", "aggregate", "acount", "aexists", "aaggregate", "contains", "update",
-                           "delete", "explain", "in_bulk"})
+                           "delete", "explain", "in_bulk", "bulk_create", "bulk_update", "abulk_create", "abulk_update"})
 DJANGO_VALUES = frozenset({"values", "values_list", "dates", "datetimes"})
 SA_SINGLE = frozenset({"first", "one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none", "get",
                        "get_or_404", "first_or_404", "one_or_404"})

@@ -100,6 +100,7 @@ class InefficientQuery(ProjectRule):
         super().__init__(ctx)
         self.names = QueryNames(ctx) if ctx is not None else None
         self.frames: list[dict] = [{"candidates": [], "uses": {}}]
+        self.bindings: set[int] = set()  # Name nodes that are assignment targets
 
     # -- scopes and names ----------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -116,6 +117,8 @@ class InefficientQuery(ProjectRule):
     def visit_Assign(self, node: cst.Assign) -> None:
         for t in node.targets:
             self.names.assign(t.target, node.value)
+            if isinstance(t.target, cst.Name):
+                self.bindings.add(id(t.target))
 
     def visit_Name(self, node: cst.Name) -> None:
         if node.value in self.names.names:
@@ -124,11 +127,14 @@ class InefficientQuery(ProjectRule):
     def _flush(self, frame: dict) -> None:
         for data, node, name in frame["candidates"]:
             if name is not None:
-                others = [n for n in frame["uses"].get(name, []) if not self._inside(n, node)]
-                line = self.ctx.line_of(node)
-                if any(self.ctx.line_of(n) >= line for n in others):
-                    continue  # the queryset is evaluated anyway; its cache answers the test
+                others = [n for n in frame["uses"].get(name, []) if not self._inside(n, node)
+                          and not self._is_binding(n)]
+                if others:
+                    continue  # the rows are used anyway (a list, or a queryset whose cache answers the test)
             self.record(data, node)
+
+    def _is_binding(self, name: cst.Name) -> bool:
+        return id(name) in self.bindings
 
     @staticmethod
     def _inside(name: cst.Name, node: cst.CSTNode) -> bool:
@@ -224,7 +230,7 @@ class InefficientQuery(ProjectRule):
         q = self._describe(test)
         if _rows(q) and (q.orm == "django" or q.methods[-1:] == ["all"]):
             name = test.value if isinstance(test, cst.Name) else None
-            self._candidate({"kind": "truth", "message": "testing a queryset for truth loads all its rows; "
+            self._candidate({"kind": "truth", "message": "testing the rows of a query for truth loads them all; "
                                                          "use `.exists()`"}, test, name)
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
@@ -281,22 +287,37 @@ class InefficientQuery(ProjectRule):
             return
         var = comp_for.target.value
         elt = node.elt if not isinstance(node, cst.DictComp) else None
+        source = comp_for.iter.value if isinstance(comp_for.iter, cst.Name) else None
         filtered = [c for c in comp_for.ifs if self._field_test(c.test, var)]
         if filtered:
-            self._candidate({"kind": "python-filter", "model": q.model, "orm": q.orm,
+            attrs = sorted({a for c in filtered for a in self._tested_attrs(c.test, var)})
+            self._candidate({"kind": "python-filter", "model": q.model, "ref": q.ref, "orm": q.orm, "fields": attrs,
                              "message": f"rows of `{q.model}` are loaded and then filtered in Python; "
-                                        "put the condition in the query (`filter(...)` / `where(...)`)"}, comp_for.iter)
+                                        "put the condition in the query (`filter(...)` / `where(...)`)"},
+                            comp_for.iter, source)
             return
         if elt is not None and isinstance(elt, cst.Attribute) and isinstance(elt.value, cst.Name) and \
                 elt.value.value == var and not comp_for.ifs and not q.values:
             field = elt.attr.value
             fix = f"`values_list('{field}', flat=True)`" if q.orm == "django" else f"`select({q.model}.{field})`"
             self._candidate({"kind": "one-column", "model": q.model, "ref": q.ref, "orm": q.orm, "field": field,
-                             "message": f"whole `{q.model}` rows are loaded to read `{field}`; use {fix}"}, comp_for.iter)
+                             "message": f"whole `{q.model}` rows are loaded to read `{field}`; use {fix}"},
+                            comp_for.iter, source)
 
     visit_ListComp = _comp
     visit_SetComp = _comp
     visit_GeneratorExp = _comp
+
+    def _tested_attrs(self, test: cst.BaseExpression, var: str) -> set[str]:
+        found: set[str] = set()
+
+        class _Walk(cst.CSTVisitor):
+            def visit_Attribute(self, n: cst.Attribute) -> None:
+                if isinstance(n.value, cst.Name) and n.value.value == var:
+                    found.add(n.attr.value)
+
+        test.visit(_Walk())
+        return found
 
     def _field_test(self, test: cst.BaseExpression, var: str) -> bool:
         """A condition on plain attributes of the row (``u.active``, ``u.age > 18``)."""
@@ -319,6 +340,10 @@ class InefficientQuery(ProjectRule):
             data = fact.data
             if project.is_test(fact.path) or MIGRATION_PATH.search(fact.path):
                 continue
+            if data["kind"] == "python-filter":
+                model = models.get(data["model"], data.get("ref"))
+                if model is None or any(f not in model.fields for f in data.get("fields", [])):
+                    continue  # a property or an unknown attribute cannot move into the query
             if data["kind"] == "one-column":
                 model = models.get(data["model"], data.get("ref"))
                 field = data["field"]

@@ -54,9 +54,10 @@ class UnpaginatedListEndpoint(ProjectRule):
 
     ## Known limits
     Queries built in other functions (a repository returning `.all()`) are not followed.
+    Pagination inherited from a project base class or mixin (`paginate_by`,
+    `get_paginate_by`, `pagination_class`) is found by class name across files.
     Models named like small lookup tables (`...Type`, `...Status`, `Category`, `Country`,
-    `Tag`...) are taken to be small. DRF views inheriting pagination from a project base
-    class defined in another module are not recognised.
+    `Tag`...) are taken to be small.
     """
 
     slug = SLUG
@@ -140,17 +141,25 @@ class UnpaginatedListEndpoint(ProjectRule):
                         attrs[small.targets[0].target.value] = small.value
             elif isinstance(stmt, cst.FunctionDef):
                 methods.add(stmt.name.value)
+        base_names = sorted({b.rsplit(".", 1)[-1] for b in bases if b})
+        pagination = attrs.get("pagination_class")
+        paginates = "paginate_by" in attrs or "get_paginate_by" in methods or "paginate_queryset" in methods or (
+            pagination is not None and not (isinstance(pagination, cst.Name) and pagination.value == "None"))
+        if node.bases or paginates:
+            # Every class with bases (and every paginating mixin), so that inherited pagination is seen.
+            self.record({"t": "class", "name": node.name.value, "bases": base_names, "paginates": paginates}, node)
         if bases & DJANGO_LIST_VIEWS:
             self.checked()
-            if "paginate_by" not in attrs and "get_paginate_by" not in methods:
-                self.record({"t": "listview", "name": node.name.value, "model": self._model_of(attrs)}, node)
+            if not paginates and "get" not in methods:  # an own ``get`` may not list anything
+                self.record({"t": "listview", "name": node.name.value, "model": self._model_of(attrs),
+                             "bases": base_names}, node)
         elif bases & DRF_LIST_BASES:
             self.checked()
-            pagination = attrs.get("pagination_class")
             state = "absent" if pagination is None else "none" if isinstance(pagination, cst.Name) and \
                 pagination.value == "None" else "set"
             if state != "set" and "list" not in methods and "paginate_queryset" not in methods:
-                self.record({"t": "drf", "name": node.name.value, "state": state, "model": self._model_of(attrs)}, node)
+                self.record({"t": "drf", "name": node.name.value, "state": state, "model": self._model_of(attrs),
+                             "bases": base_names}, node)
 
     def _model_of(self, attrs: dict[str, cst.BaseExpression]) -> str | None:
         model = attrs.get("model")
@@ -252,6 +261,21 @@ class UnpaginatedListEndpoint(ProjectRule):
     def check(self, project: ProjectContext) -> None:
         facts = [f for f in project.facts(SLUG) if not project.is_test(f.path)]
         default = any(f.data["t"] == "default-pagination" for f in facts)
+        classes: dict[str, list[dict]] = {}
+        for f in facts:
+            if f.data["t"] == "class":
+                classes.setdefault(f.data["name"], []).append(f.data)
+
+        def inherits_pagination(bases: list[str], seen: set[str]) -> bool:
+            for base in bases:
+                if base in seen:
+                    continue
+                seen.add(base)
+                for cls in classes.get(base, ()):
+                    if cls["paginates"] or inherits_pagination(cls["bases"], seen):
+                        return True
+            return False
+
         for fact in sorted(facts, key=lambda f: (f.path, f.line)):
             data = fact.data
             model = data.get("model") or ""
@@ -262,6 +286,9 @@ class UnpaginatedListEndpoint(ProjectRule):
                                f"handler `{data['name']}` returns every row of `{data['query']}` unpaginated; "
                                "slice or `limit()` it, or page it with a paginator",
                                related=[Location(fact.path, data["return"], "returned here")])
+            elif data["t"] in ("listview", "drf") and inherits_pagination(data.get("bases", []), set()) and \
+                    data.get("state") != "none":
+                continue
             elif data["t"] == "listview":
                 self.report_at(fact.path, fact.line,
                                f"`{data['name']}` lists every row with no `paginate_by`; set `paginate_by` to page it")
