@@ -9,8 +9,9 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from checker.analyzers.python import _TRIVIA, _Walker, positions_of
+from checker.analyzers.python import _Walker, positions_of
 from checker.rule import FileContext
+from checker.syntax import TRIVIA as _TRIVIA, walk
 
 PROJECT = Path(__file__).resolve().parents[1]
 SNIPPET = '''\
@@ -93,3 +94,31 @@ def test_walk_visits_nodes_in_libcst_order() -> None:
     assert recorder.seen == [n for n in reference.seen if not n.startswith(("Comment",))]
     assert ctx.stack == [] and ctx.imports == {"os": "os", "system": "sys", "User": ".models.User",
                                                 "Order": ".models.Order"}
+
+
+def test_fast_walk_matches_node_visit() -> None:
+    module = cst.parse_module(SNIPPET)
+
+    class Names(cst.CSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.events: list[str] = []
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            self.events.append("def " + node.name.value)
+            return node.name.value != "handler"  # skip the handler's insides
+
+        def visit_Name(self, node: cst.Name) -> None:
+            self.events.append(node.value)
+
+        def leave_ClassDef(self, node: cst.ClassDef) -> None:
+            self.events.append("end " + node.name.value)
+
+        def visit_Comment(self, node: cst.Comment) -> None:
+            self.events.append(node.value)
+
+    reference, mine = Names(), Names()
+    module.visit(reference)
+    walk(module, mine)
+    assert mine.events == reference.events
+    assert "# leading comment" in mine.events and "# why" not in mine.events and "page" not in mine.events

@@ -8,9 +8,6 @@ in one code generation pass.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import re
 from typing import Any, Callable, Mapping, Sequence
 
 import libcst as cst
@@ -19,43 +16,15 @@ from libcst._nodes.internal import CodegenState
 from checker.analyzers import FileResult, make_finding
 from checker.model import Location, Span
 from checker.rule import FileContext, ProjectRule, Visitor
+from checker.syntax import children, wants_trivia
 from checker.source import SourceFile, Unreadable
-
-
-# Nodes that only hold whitespace or punctuation: not walked unless a visitor asks for them.
-_TRIVIA = (
-    cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline,
-    cst.Comment, cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen,
-    cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.ImportStar,
-)
-_ORDER: dict[type, tuple[str, ...]] = {}
-# Each child is visited as ``visit_<kind>(self, "<field>", ...)`` in libcst's own code.
-_FIELD = re.compile(r"visit_[a-z_]+\(\s*self,\s*\"([a-z_]+)\"")
-
-
-def _child_fields(cls: type) -> tuple[str, ...]:
-    """A node class's fields in the order libcst itself visits them (its
-    ``_visit_and_replace_children``), which is source order."""
-    order = _ORDER.get(cls)
-    if order is None:
-        names = [f.name for f in dataclasses.fields(cls)]
-        try:
-            source = inspect.getsource(cls._visit_and_replace_children)
-        except (OSError, TypeError):
-            source = ""
-        seen: list[str] = []
-        for match in _FIELD.finditer(source):
-            if match.group(1) in names and match.group(1) not in seen:
-                seen.append(match.group(1))
-        order = _ORDER[cls] = tuple(seen + [n for n in names if n not in seen])
-    return order
 
 
 class _Walker:
     """Calls every visitor's ``visit_<Node>``/``leave_<Node>`` in one walk of the tree,
     keeping the context's ancestor stack and import table current. The walk reads node
-    fields directly (about three times cheaper than libcst's visitor protocol) and uses no
-    recursion, so deeply nested code cannot overflow the stack. A visitor that raises is
+    fields directly (:mod:`checker.syntax`, several times cheaper than libcst's visitor
+    protocol) and uses no recursion, so deeply nested code cannot overflow the stack. A visitor that raises is
     dropped for the rest of the file and the error is kept for the report."""
 
     def __init__(self, ctx: FileContext, visitors: Sequence[Visitor], errors: list[str]) -> None:
@@ -70,8 +39,7 @@ class _Walker:
                     self.visits.setdefault(attr[6:], []).append((v, getattr(v, attr)))
                 elif attr.startswith("leave_"):
                     self.leaves.setdefault(attr[6:], []).append((v, getattr(v, attr)))
-        wanted = set(self.visits) | set(self.leaves)
-        self.skip = tuple(t for t in _TRIVIA if t.__name__ not in wanted)
+        self.trivia = any(wants_trivia(v) for v in visitors)
 
     def _call(self, table: dict[str, list[tuple[Visitor, Callable]]], node: cst.CSTNode) -> None:
         for visitor, method in table.get(type(node).__name__, ()):
@@ -85,7 +53,7 @@ class _Walker:
                 self.errors.append(f"rule {name} failed: {type(exc).__name__}: {exc}")
 
     def walk(self, root: cst.CSTNode) -> None:
-        ctx, skip, node_type = self.ctx, self.skip, cst.CSTNode
+        ctx, trivia = self.ctx, self.trivia
         stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
         while stack:
             node, leaving = stack.pop()
@@ -98,15 +66,7 @@ class _Walker:
                 ctx.add_import(node)
             self._call(self.visits, node)
             stack.append((node, True))
-            children: list[cst.CSTNode] = []
-            for name in _child_fields(type(node)):
-                value = getattr(node, name)
-                if isinstance(value, node_type):
-                    if not isinstance(value, skip):
-                        children.append(value)
-                elif type(value) is tuple or type(value) is list:
-                    children.extend(c for c in value if isinstance(c, node_type) and not isinstance(c, skip))
-            stack.extend((child, False) for child in reversed(children))
+            stack.extend((child, False) for child in reversed(children(node, trivia)))
 
 
 class _Positions(CodegenState):

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from checker.rule import FileContext, dotted
+from checker.syntax import walk
 from rules._shared.web import Handler, arg
 
 BODY = "body"
@@ -316,7 +317,7 @@ def _rejects(body: cst.BaseSuite) -> bool:
         def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
             return False
 
-    body.visit(_V())
+    walk(body, _V())
     return found
 
 
@@ -631,7 +632,7 @@ class RequestFlow(cst.CSTVisitor):
                 if taint is not None and not taint.whole:
                     flow.result.checked.add(id(taint.origin))
 
-        test.visit(_V())
+        walk(test, _V())
 
     def visit_Call(self, node: cst.Call) -> None:
         name = self.ctx.resolve(node.func) or ""
@@ -696,6 +697,6 @@ def request_flow(ctx: FileContext, func: cst.FunctionDef, handler: Handler | Non
         flow = RequestFlow(ctx, func, handler)
         if handler is not None:
             flow.helpers = module_request_helpers(ctx)
-        func.visit(flow)
+        walk(func, flow)
         ctx.cache[key] = flow
     return ctx.cache[key]

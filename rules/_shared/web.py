@@ -40,6 +40,7 @@ from typing import Iterable, Iterator
 import libcst as cst
 
 from checker.rule import Collector, FileContext
+from checker.syntax import walk
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 ROUTE_DECORATOR_ATTRS = frozenset(HTTP_METHODS + ("route", "api_route", "websocket", "view"))
@@ -333,7 +334,7 @@ class _MethodChecks(cst.CSTVisitor):
 def methods_tested_in(func: cst.FunctionDef) -> frozenset[str]:
     """HTTP methods a function view tests ``request.method`` against."""
     walker = _MethodChecks()
-    func.body.visit(walker)
+    walk(func.body, walker)
     return frozenset(walker.methods)
 
 
@@ -349,7 +350,7 @@ def called_in_module(ctx: FileContext) -> frozenset[str]:
                 if isinstance(node.func, cst.Name):
                     names.add(node.func.value)
 
-        ctx.module.visit(_Walk())
+        walk(ctx.module, _Walk())
         ctx.cache[key] = frozenset(names)
     return ctx.cache[key]
 
@@ -440,7 +441,7 @@ def registered_views(ctx: FileContext) -> dict[str, tuple[str, str | None, froze
             if isinstance(view, cst.Name) and path is not None:
                 found[view.value] = (framework, path, methods)
 
-    ctx.module.visit(_Walk())
+    walk(ctx.module, _Walk())
     return found
 
 
@@ -622,7 +623,7 @@ def called_names(ctx: FileContext, func: cst.FunctionDef) -> list[str]:
     key = ("web.called", id(func))
     if key not in ctx.cache:
         walker = _CallNames(ctx, func)
-        func.visit(walker)
+        walk(func, walker)
         ctx.cache[key] = walker.names
     return ctx.cache[key]
 
@@ -801,7 +802,7 @@ def local_value(func: cst.FunctionDef | None, name: str) -> cst.BaseExpression |
                 found.append(node.value)
                 found.append(node.value)
 
-    func.visit(_Find())
+    walk(func, _Find())
     return found[0] if len(found) == 1 else None
 
 
@@ -918,7 +919,7 @@ def responses_in(ctx: FileContext, func: cst.FunctionDef) -> list[Response]:
             if r is not None:
                 found.append(r)
 
-    func.visit(_Walk())
+    walk(func, _Walk())
     ctx.cache[key] = found
     return found
 

@@ -4,6 +4,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
+from checker.syntax import walk
 from rules._shared.db import DbCall, db_calls_in
 from rules._shared.layers import layers_from_settings
 from rules._shared.web import Handler, handler_for, words_of
@@ -211,7 +212,7 @@ class ControllerDbAccess(FileRule):
             nxt: list[cst.FunctionDef] = []
             for f in frontier:
                 walker = _LocalCalls(f)
-                f.visit(walker)
+                walk(f, walker)
                 targets = [functions[n] for n in sorted(walker.functions) if n in functions]
                 targets += [methods[n] for n in sorted(walker.methods) if n in methods]
                 for t in targets:

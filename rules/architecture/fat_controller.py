@@ -4,6 +4,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
+from checker.syntax import walk
 from rules._shared.web import current_handler
 
 
@@ -138,7 +139,7 @@ class FatController(FileRule):
             return
         self.checked()
         measure = _Measure()
-        node.body.visit(measure)
+        walk(node.body, measure)
         opts = self.opts
         limits = (
             ("statements", measure.statements, int(opts["max-statements"])),

@@ -4,6 +4,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
+from checker.syntax import walk
 from rules._shared.web import arg
 
 
@@ -38,9 +39,9 @@ def _explained(func: cst.FunctionDef) -> bool:
     body = func.body
     if isinstance(body, cst.IndentedBlock):
         for stmt in body.body:  # the block's header (the ``def`` line's own comment) is not read
-            stmt.visit(_Comments())
+            walk(stmt, _Comments())
         for line in body.footer:
-            line.visit(_Comments())
+            walk(line, _Comments())
     return any(not any(word in c for word in GENERATED) for c in comments)
 
 

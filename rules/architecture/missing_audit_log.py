@@ -6,6 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
+from checker.syntax import walk
 from rules._shared.layers import module_name
 from rules._shared.web import changes_data, current_handler
 
@@ -143,7 +144,7 @@ class MissingAuditLog(ProjectRule):
         if self.ctx.is_test:
             return
         scan = _Scan(self.ctx, node)
-        node.visit(scan)
+        walk(node, scan)
         cls = self.ctx.enclosing_class()
         qual = f"{cls.name.value}.{node.name.value}" if cls is not None and self.ctx.parent() is not None else node.name.value
         handler = current_handler(self.ctx, node)

@@ -4,6 +4,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
+from checker.syntax import walk
 from rules._shared.web import _framework_of, arg, framework_family
 
 HANDLER_DECORATORS = frozenset({"errorhandler", "app_errorhandler", "exception_handler", "error_handler"})
@@ -203,5 +204,5 @@ def _catches_broadly(func: cst.FunctionDef) -> bool:
                     isinstance(t, cst.Attribute) and t.attr.value in ("HTTPException", "Exception"):
                 found = True
 
-    func.visit(_Walk())
+    walk(func, _Walk())
     return found

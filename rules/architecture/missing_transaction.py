@@ -6,6 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
+from checker.syntax import walk
 from rules._shared.db import STAGE, TRANSACTION, WRITE, classify, function_locals
 from rules._shared.web import current_handler, string_value
 
@@ -224,11 +225,11 @@ class MissingTransaction(ProjectRule):
         walker = _Events(self, node)
         if any(self._tx_decorator(d) or self._delete_receiver(d) for d in node.decorators):
             walker.tx = 1
-            node.body.visit(walker)
+            walk(node.body, walker)
             if walker.tx_callees:
                 self.record({"tx-callees": sorted(walker.tx_callees)})
             return
-        node.body.visit(walker)
+        walk(node.body, walker)
         if walker.tx_callees:
             self.record({"tx-callees": sorted(walker.tx_callees)})
         if walker.callees and node.name.value not in GENERIC_NAMES:

@@ -4,6 +4,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
+from checker.syntax import walk
 
 # Folders and files whose output is meant for a terminal.
 SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "tools", "tool", "commands", "management", "migrations",
@@ -136,7 +137,7 @@ class PrintLogging(ProjectRule):
                     if (ctx.resolve(node.func) or "") in TERMINAL_WRITERS:
                         found = True
 
-            func.visit(_Walk())
+            walk(func, _Walk())
             self.ctx.cache[key] = found
         return self.ctx.cache[key]
 

@@ -6,6 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
+from checker.syntax import walk
 from rules._shared.web import Handler, Response, creates, current_handler, framework_family, is_action, \
     response_of, route_status, string_value
 
@@ -224,7 +225,7 @@ class WrongStatusCode(ProjectRule):
             return
         self.checked()
         walker = _Walk(self, node)
-        node.visit(walker)
+        walk(node, walker)
         family = framework_family(handler.framework)
         label = handler.describe()
         if handler.path is not None and NOT_JSON_ERROR_PATHS.search(handler.path):

@@ -7,6 +7,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
+from checker.syntax import walk
 from rules._shared.web import arg, enclosing_handler, string_value
 
 # Callables whose arguments become the HTTP response (body, description or detail).
@@ -293,7 +294,7 @@ class ErrorDetailsLeaked(FileRule):
                 if node.value in leaked:
                     found = True
 
-        expr.visit(_V())
+        walk(expr, _V())
         return found
 
     def _debug_guarded(self) -> bool:
@@ -374,5 +375,5 @@ class ErrorDetailsLeaked(FileRule):
                 if rule._is_response_call(node):
                     found = True
 
-        expr.visit(_V())
+        walk(expr, _V())
         return found

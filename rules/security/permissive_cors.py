@@ -6,6 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule, dotted
+from checker.syntax import walk
 from rules._shared.deps import is_dev_config_path
 from rules._shared.web import arg, string_value
 
@@ -320,7 +321,7 @@ def _assignments(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression]:
                 if isinstance(t.target, cst.Name) and t.target.value == name:
                     found.append(node.value)
 
-    func.visit(_V())
+    walk(func, _V())
     return found
 
 
@@ -350,7 +351,7 @@ def _tested(func: cst.FunctionDef, name: str) -> bool:
                         if any(isinstance(a.value, cst.Name) and a.value.value == name for a in node.args):
                             found = True
 
-            test.visit(_Inner())
+            walk(test, _Inner())
 
         def visit_If(self, node: cst.If) -> None:
             self._look(node.test)
@@ -361,5 +362,5 @@ def _tested(func: cst.FunctionDef, name: str) -> bool:
         def visit_While(self, node: cst.While) -> None:
             self._look(node.test)
 
-    func.visit(_V())
+    walk(func, _V())
     return found

@@ -6,6 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule, dotted
+from checker.syntax import walk
 from rules._shared.requests import FILENAME, FILES, FlowResult, RequestFlow, Taint, analyze_flow, last, request_flow
 from rules._shared.web import arg, current_handler
 
@@ -132,7 +133,7 @@ class UnsafeFileUpload(ProjectRule):
         flow_visitor = RequestFlow(self.ctx, node, None)
         for p in params:
             flow_visitor.env[p.name.value] = Taint(FILES, False, p, f"parameter `{p.name.value}`")
-        node.visit(flow_visitor)
+        walk(node, flow_visitor)
         self._traversal(node, flow_visitor.result, helper=True)
 
     def _traversal(self, func: cst.FunctionDef, flow: FlowResult, helper: bool = False) -> None:

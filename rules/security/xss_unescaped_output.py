@@ -6,6 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
+from checker.syntax import walk
 from rules._shared.requests import request_flow
 from rules._shared.web import arg, current_handler, string_value
 
@@ -183,7 +184,7 @@ class XssUnescapedOutput(FileRule):
                     if isinstance(node.target, cst.Name):
                         table.setdefault(node.target.value, []).append(node.value)
 
-            func.visit(_V())
+            walk(func, _V())
             self.ctx.cache[key] = table
         return table.get(name, [])
 
