@@ -602,7 +602,7 @@ def _classify(ctx: FileContext, call: cst.Call, func: cst.FunctionDef | None) ->
         return DbCall("mongo", WRITE if first in MONGO_WRITE else READ, first, f"MongoDB `{first}`")
 
     # Django model instances: obj.save(), obj.delete(), obj.refresh_from_db().
-    if len(methods) == 1 and first in DJANGO_INSTANCE and _django_file(ctx):
+    if len(methods) == 1 and first in DJANGO_INSTANCE and (_django_file(ctx) or _from_django_query(ctx, base, loc)):
         call_node = methods[0][1]
         if any(a.keyword is None for a in call_node.args):
             return None
@@ -612,6 +612,17 @@ def _classify(ctx: FileContext, call: cst.Call, func: cst.FunctionDef | None) ->
             return None
         return DbCall("django", DJANGO_INSTANCE[first], first, f"Django model `{first}()`")
     return None
+
+
+def _from_django_query(ctx: FileContext, base: cst.BaseExpression, loc: Locals) -> bool:
+    """Whether a local name was assigned from a Django manager query (``o = Order.objects.get(...)``)."""
+    if not isinstance(base, cst.Name) or base.value not in loc.exprs:
+        return False
+    value = loc.exprs[base.value][-1]
+    if isinstance(value, cst.Call):
+        inner, _ = call_chain(value)
+        return _django_model_at(ctx, inner) is not None
+    return False
 
 
 def _looks_sql(node: cst.BaseExpression | None) -> bool:

@@ -69,7 +69,7 @@ class UnpaginatedListEndpoint(ProjectRule):
     engines = ("semgrep",)
     summary = "A list endpoint returns an unbounded collection"
     triggers = ("objects", "query", "select", "scalars", "ListView", "ListAPIView", "ViewSet", "ListModelMixin",
-                "REST_FRAMEWORK", "execute")
+                "REST_FRAMEWORK", "execute", "paginat")
     bad = (
         Example(
             "from flask import Flask, jsonify\n"
