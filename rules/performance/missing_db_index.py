@@ -70,16 +70,26 @@ class MissingDbIndex(ProjectRule):
     every request that runs the query.
 
     ## Known limits
-    Deliberately left out, to keep the findings worth acting on: boolean and choice
+    A lookup counts only where an index on it would be the one to use: when another
+    equality condition of the same query can use an index (a key, a foreign key or
+    relation, an indexed field, a parent in `with_parent()`, a relation manager such as
+    `event.orders.filter(...)`, a join on keys), that index narrows the rows first and the
+    lookup is not counted. Conditions that cannot be read (a `Q` object in a variable, a
+    query built in another function) get the benefit of the doubt. Sorting counts only
+    for the leading sort key of a query with no conditions at all (a whole-table sort).
+
+    Deliberately left out, to keep the findings worth acting on: boolean, choice and enum
     fields (too few distinct values for an index to pay off), text/JSON/binary columns,
     lookups an ordinary index cannot serve (`icontains`, `iexact`, `endswith`, regex,
-    `like`/`ilike`), the non-leading columns of a multi-column index, models named like
-    small lookup tables (`...Type`, `...Status`, `...Category`, `Country`, `Setting`...),
-    and fields queried only from admin modules, management commands, scripts,
-    migrations and tests. SQLAlchemy foreign-key columns count as indexed by default
-    (MySQL indexes them; PostgreSQL does not): set `foreign-keys-indexed = false` for a
-    PostgreSQL project to report them too. Models from installed packages (e.g. Django's
-    `User`) are not known and not reported.
+    `like`/`ilike`, comparisons with another column such as `F("x")`), `exclude()`,
+    querysets inside `Prefetch(...)` (narrowed by the parents' keys), sorting through a
+    relation (`order_by("customer__name")`), the non-leading columns of a multi-column
+    index, models named like small lookup tables (`...Type`, `...Status`, `...Category`,
+    `Country`, `Setting`...), and fields queried only from admin modules, management
+    commands, scripts, migrations and tests. SQLAlchemy foreign-key columns count as
+    indexed by default (MySQL indexes them; PostgreSQL does not): set
+    `foreign-keys-indexed = false` for a PostgreSQL project to report them too. Models
+    from installed packages (e.g. Django's `User`) are not known and not reported.
     """
 
     slug = SLUG

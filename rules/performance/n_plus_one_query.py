@@ -166,24 +166,32 @@ class NPlusOneQuery(ProjectRule):
     time in production.
 
     ## Known limits
-    ORM writes in a loop (`Model.objects.create`, `obj.save()`, `session.execute(update(...))`)
-    are not reported by default: they usually run model logic and signals per object, so
-    the bulk alternatives are no drop-in replacement; set `include-writes = true` to report
-    them. Raw driver writes (`cursor.execute("INSERT ...")`) are reported: `executemany`
-    is the drop-in. A query inside a `return`/`raise` in the loop runs once.
-    Loops over literal collections (also through a local name), `range(<number>)`,
-    UPPER_CASE constants, the app registry's models and a Django signal's responses are
-    taken to be small, and loops over batches (`chunks(...)`, `batched(...)`, paginators)
-    to be the fix rather than the problem; none of them are reported. Queries guarded by
-    a cache test (`if key not in cache: cache[key] = ...`), queries that only build a
-    subquery (`OuterRef`, `Subquery`, `Exists`, `pk__in=<queryset>`), `.none()` and
-    `refresh_from_db()` are not reported either. `while` loops are not checked (they usually page through
-    results or retry). A batched query (`filter(id__in=chunk)`, `.in_(chunk)` with the loop
-    variable) is not reported. Relation access is followed only when the loop iterates a
-    query whose model is known in the same function (directly, through local variables, or
-    through the relation of an outer loop's row); rows passed in as parameters and DRF
-    serializers (`SerializerMethodField`) are not followed. Helper functions are followed
-    within one module, not across modules. Migrations and test code are not checked.
+    Deliberately not reported:
+
+    * ORM writes in a loop (`Model.objects.create`, `obj.save()`, `obj.tags.add()`,
+      `session.execute(update(...))`): they usually run model logic and signals per object,
+      so the bulk alternatives are no drop-in replacement. Set `include-writes = true` to
+      report them. Raw driver writes (`cursor.execute("INSERT ...")`) are reported, since
+      `executemany` is the drop-in; DDL and loops that run a list of statements are not.
+    * Loops that run a few times: over literal collections (also through a local name),
+      `range(<number>)`, UPPER_CASE constants, the app registry's models, a Django signal's
+      responses, and a branch taken for one iteration (`if key == "x":`).
+    * Batching, which is the fix rather than the problem: loops over `chunks(...)`,
+      `batched(...)` or paginators, and queries on the batch (`filter(id__in=chunk)`,
+      `.in_(chunk)`); loops over databases or tenants that open their own connection.
+    * Queries that run once or not at all: in a `return`/`raise` inside the loop, guarded by
+      a cache test (`if key not in cache: cache[key] = ...`, `if x is None: x = ...`),
+      subqueries (`OuterRef`, `Subquery`, `Exists`, a queryset passed to another query),
+      `.none()`, and `refresh_from_db()` (a deliberate re-read).
+    * Reading the parent from rows loaded through its reverse manager
+      (`for o in customer.orders.all(): o.customer`): Django sets it without a query.
+
+    `while` loops are not checked (they usually page through results or retry). Relation
+    access is followed only when the loop iterates a query whose model is known in the
+    same function (directly, through local variables, or through the relation of an outer
+    loop's row); rows passed in as parameters and DRF serializers
+    (`SerializerMethodField`) are not followed. Helper functions are followed within one
+    module. Migrations and test code are not checked.
     """
 
     slug = SLUG
