@@ -161,8 +161,8 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
     tokens = [t for t in re.split(r"[^A-Za-z0-9]+", v.lower()) if t]
     if tokens and any(t in _PLACEHOLDER_TOKENS for t in tokens) and _low_entropy_words(tokens):
         return True
-    if re.search(r"x{4,}|X{4,}|\.\.\.|0{8,}|1234567|abcdef(?:gh)?\b", v) and not _known_in(v):
-        return True
+    if re.search(r"x{4,}|X{4,}|\.\.\.|0{8,}", v) or sequential_run(v) >= 6:
+        return not _known_in(v)
     if _IDENTIFIER_WORDS.match(v) and (_has_secret_word(v) or (name and _same_words(v, name))):
         return True
     if _LABEL_WORD.match(v) or _IDENTIFIER_LOWER.match(v):
@@ -174,6 +174,16 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
     if name and _same_words(v, name):
         return True
     return False
+
+
+def sequential_run(value: str) -> int:
+    """The longest run of consecutive letters or digits (``abcdef``, ``jklmnop``, ``123456``)."""
+    best = run = 1
+    low = value.lower()
+    for a, b in zip(low, low[1:]):
+        run = run + 1 if a.isalnum() and ord(b) - ord(a) == 1 else 1
+        best = max(best, run)
+    return best
 
 
 def _low_entropy_words(tokens: list[str]) -> bool:

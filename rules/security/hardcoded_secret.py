@@ -7,8 +7,8 @@ import libcst as cst
 from checker.model import Confidence, Example, Section, Severity
 from checker.redact import KNOWN_FORMATS, mask
 from checker.rule import FileRule, TextContext
-from rules._shared.secrets import (AUTH_HEADER_VALUE, EXTRA_FORMATS, Hit, is_placeholder, known_secrets,
-                                   name_words, secret_kind, secret_lines)
+from rules._shared.secrets import (AUTH_HEADER_VALUE, EXTRA_FORMATS, Hit, sequential_run, is_placeholder,
+                                   known_secrets, name_words, secret_kind, secret_lines)
 from rules._shared.web import arg, string_value
 
 # Calls whose first argument names an environment variable or setting and whose second
@@ -226,8 +226,24 @@ class HardcodedSecret(FileRule):
         name = (self.ctx.resolve(call.func) or "").rsplit(".", 1)[-1].lower()
         return "reverse" in name or "url" in name
 
+    def _sample_record(self) -> bool:
+        """A dict whose other string values are filler (``'hash': 'abcdefghi'``): a record
+        of sample data, not configuration."""
+        parent = self.ctx.parent()
+        if not isinstance(parent, cst.Dict):
+            return False
+        key = ("sample-record", id(parent))
+        if key not in self.ctx.cache:
+            fillers = 0
+            for element in parent.elements:
+                value = string_value(element.value) if isinstance(element, cst.DictElement) else None
+                if value and (sequential_run(value) >= 6 or re.search(r"x{4,}|X{4,}|\.\.\.", value)):
+                    fillers += 1
+            self.ctx.cache[key] = fillers > 0
+        return self.ctx.cache[key]
+
     def visit_DictElement(self, node: cst.DictElement) -> None:
-        if self._skipped() or self._url_parameters():
+        if self._skipped() or self._url_parameters() or self._sample_record():
             return
         key = string_value(node.key)
         if key is None:

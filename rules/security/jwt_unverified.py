@@ -34,7 +34,9 @@ class JwtUnverified(FileRule):
     - `algorithms=` missing (PyJWT 1.x then accepts whatever algorithm the token names)
       or listing `"none"`;
     - `jose.jwt.get_unverified_claims(token)` whose result is used;
-    - `jwt.encode` of a payload dict without an `exp` claim: a token that never expires.
+    - `jwt.encode` of a payload dict without an `exp` claim: a token that never expires
+      (unsigned assertions, `algorithm="none"`, are not tokens anyone should trust and
+      are left alone).
 
     A function that reads the claims unverified only to pick the key (issuer, `kid`)
     and then decodes again with verification is not reported.
@@ -179,6 +181,10 @@ class JwtUnverified(FileRule):
         return False
 
     def _encode(self, node: cst.Call) -> None:
+        algorithm = arg(node, keyword="algorithm")
+        if algorithm is not None and (string_value(algorithm) or "").lower() == "none" or \
+                isinstance(algorithm, cst.Name) and algorithm.value == "None":
+            return  # an unsigned assertion (e.g. PayPal-Auth-Assertion) grants nothing by itself
         payload = arg(node, 0) or arg(node, keyword="payload") or arg(node, keyword="claims")
         name = None
         if isinstance(payload, cst.Name):
