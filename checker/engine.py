@@ -27,7 +27,7 @@ from checker.config import Config
 from checker.discovery import ANALYZED, Discovered
 from checker.model import EngineStatus, Finding, Location, ManualItem, Report, Skipped, Span
 from checker.registry import Registry
-from checker.rule import Fact, ProjectContext, ProjectFile, Visitor
+from checker.rule import DEFAULT_TEST_PATHS, Fact, ProjectContext, ProjectFile, Visitor, glob_match
 from checker.score import score as compute_score
 from checker.source import SourceFile, Unreadable
 
@@ -260,6 +260,7 @@ def run(discovered: Discovered, config: Config, registry: Registry, opts: ScanOp
 
 
 def _start_externals(files, digests, cache, registry, enabled, engines, root, config, collected):
+    test_paths = config.settings().get("test-paths", DEFAULT_TEST_PATHS)
     """Start semgrep and bandit on the files the cache cannot answer for; both run while
     the libcst phase works. Returns (name, run or None, cached results by path)."""
     started = []
@@ -274,7 +275,8 @@ def _start_externals(files, digests, cache, registry, enabled, engines, root, co
             else:
                 from checker.analyzers import bandit as mod  # type: ignore[no-redef]
 
-                targets = mod.bandit_targets(files, registry.data_file("bandit.yaml"), enabled)
+                targets = mod.bandit_targets(files, registry.data_file("bandit.yaml"), enabled,
+                                             lambda path: glob_any(path, test_paths))
         except Exception as exc:  # the other engines go on without this one
             collected.engines.append(EngineStatus(name, False, f"could not start: {type(exc).__name__}: {exc}"))
             continue
@@ -400,11 +402,13 @@ def _manual_signals(items: Sequence[ManualItem], discovered: Discovered, reader)
 # -- post-processing -------------------------------------------------------------------------
 
 
+def glob_any(path: str, patterns: Sequence[str]) -> bool:
+    return any(glob_match(path, p) for p in patterns)
+
+
 def _per_path_ignores(findings: Sequence[Finding], table: Mapping[str, Sequence[str]]) -> list[Finding]:
     if not table:
         return list(findings)
-    from checker.rule import glob_match
-
     return [f for f in findings
             if not any(f.rule in slugs and glob_match(f.path, pattern) for pattern, slugs in table.items())]
 

@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -33,7 +33,6 @@ from checker.source import SourceFile, Unreadable
 NAME = "bandit"
 LANGUAGES = frozenset({"python"})
 TEST_ID = re.compile(r"^B\d{3}$")
-BANDIT_LEVELS = {"LOW", "MEDIUM", "HIGH", "UNDEFINED"}
 
 
 @dataclass(frozen=True)
@@ -43,12 +42,6 @@ class BanditTest:
     message: str
     severity: Severity | None = None
     confidence: Confidence | None = None
-    only_severity: frozenset[str] = frozenset()
-
-    def keeps(self, result: Mapping[str, Any]) -> bool:
-        if self.only_severity and str(result.get("issue_severity", "")).upper() not in self.only_severity:
-            return False
-        return True
 
 
 class MappingError(Exception):
@@ -91,16 +84,12 @@ def load_mapping(path: Path) -> dict[str, BanditTest]:
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
             continue
-        only = frozenset(str(s).upper() for s in entry.get("only-bandit-severity") or ())
-        if only - BANDIT_LEVELS:
-            problems.append(f"{where}: only-bandit-severity takes low, medium, high")
-            continue
-        unknown = set(entry) - {"slug", "message", "severity", "confidence", "only-bandit-severity", "why"}
+        unknown = set(entry) - {"slug", "message", "severity", "confidence", "why"}
         if unknown:
             problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
             continue
         out[str(test)] = BanditTest(str(test), str(entry["slug"]), str(entry["message"]).strip(),
-                                  severity, confidence, only)
+                                  severity, confidence)
     if problems:
         raise MappingError("; ".join(problems))
     _CACHE.clear()
@@ -112,15 +101,17 @@ def enabled_tests(mapping_path: Path, enabled: set[str]) -> dict[str, BanditTest
     return {t: m for t, m in load_mapping(mapping_path).items() if m.slug in enabled}
 
 
-def bandit_targets(files: list[SourceFile], mapping_path: Path, enabled: set[str]) -> list[SourceFile]:
-    """The Python files, when some mapped bandit test belongs to an enabled slug."""
+def bandit_targets(files: list[SourceFile], mapping_path: Path, enabled: set[str],
+                   is_test: Callable[[str], bool] = lambda path: False) -> list[SourceFile]:
+    """The Python files outside test code (the checker's rules leave tests alone, and so
+    do the bandit tests mapped to them), when some mapped test belongs to an enabled slug."""
     try:
         if not enabled_tests(mapping_path, set(enabled)):
             return []
     except MappingError:
         # BanditRun reports the broken mapping; give it the files so it gets the chance.
         pass
-    return [f for f in files if f.language in LANGUAGES]
+    return [f for f in files if f.language in LANGUAGES and not is_test(f.relpath)]
 
 
 def find_bandit() -> str | None:
@@ -278,7 +269,7 @@ def parse_bandit_output(data: dict, root: Path, files: dict[str, SourceFile], en
     seen: set[tuple] = set()
     for result in data.get("results") or []:
         entry = mapping.get(str(result.get("test_id", "")))
-        if entry is None or entry.slug not in enabled or not entry.keeps(result):
+        if entry is None or entry.slug not in enabled:
             continue
         rel = relpath_of(str(result.get("filename", "")))
         if rel is None:
