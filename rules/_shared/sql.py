@@ -29,6 +29,7 @@ from typing import Iterable
 import libcst as cst
 
 from checker.rule import FileContext
+from checker.syntax import walk
 from rules._shared.web import arg, string_value
 
 # ---------------------------------------------------------------------------------------
@@ -438,7 +439,7 @@ class StringFlow:
         found = self.ctx.cache.get(key)
         if found is None:
             found = _Index(scope)
-            scope.visit(found)
+            walk(scope, found)
             self.ctx.cache[key] = found
         return found
 

@@ -83,7 +83,6 @@ class ControllerDbAccess(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A request handler queries the database itself instead of going through a repository or service"
     triggers = ("objects", "session", "query", "cursor", "execute", "fetch", "scalars", "save", "delete",
                 "insert_one", "find_one", "find(", "update", "_manager", "Session", "exec(", "read_sql")

@@ -90,7 +90,6 @@ class FatController(FileRule):
     severity = Severity.LOW
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A request handler holds business logic (too many statements, branches or loops)"
     options = {"max-statements": 30, "max-branches": 10, "max-loops": 3}
     triggers = ("route", "get", "post", "put", "delete", "patch", "View", "Resource", "request", "api_view")

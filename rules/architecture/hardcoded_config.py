@@ -124,7 +124,6 @@ class HardcodedConfig(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript", "go")
-    engines = ("semgrep",)
     cwe = ("CWE-15",)
     summary = "Deployment configuration (host, database or service URL) is hardcoded instead of read from the environment"
     triggers = ("://", "host", "HOST", "Host", "SERVER", "server")

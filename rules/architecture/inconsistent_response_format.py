@@ -53,7 +53,6 @@ class InconsistentResponseFormat(ProjectRule):
     severity = Severity.LOW
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "Error responses of one application use different shapes"
     triggers = ("route", "get", "post", "put", "delete", "patch", "View", "Resource", "request", "api_view",
                 "errorhandler", "exception_handler")

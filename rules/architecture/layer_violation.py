@@ -55,7 +55,6 @@ class LayerViolation(ProjectRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A module imports from a layer above it (or the web framework's request objects)"
     bad = (
         Example(

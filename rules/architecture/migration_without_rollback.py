@@ -99,7 +99,6 @@ class MigrationWithoutRollback(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A database migration has no working rollback"
     triggers = ("def upgrade", "RunPython", "RunSQL")
     bad = (

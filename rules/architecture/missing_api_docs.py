@@ -59,7 +59,6 @@ class MissingApiDocs(ProjectRule):
     severity = Severity.LOW
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "The HTTP API has no OpenAPI description (or FastAPI routes lack models and descriptions)"
     options = {"min-routes": 3}
     bad = (

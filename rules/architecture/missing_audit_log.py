@@ -99,7 +99,6 @@ class MissingAuditLog(ProjectRule):
     severity = Severity.LOW
     confidence = Confidence.LOW
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-778",)
     summary = "A create/update/delete handler leaves no audit trail"
     bad = (

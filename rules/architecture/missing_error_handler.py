@@ -62,7 +62,6 @@ class MissingErrorHandler(ProjectRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "The application registers no global error handler"
     options = {"min-routes": 3}
     triggers = ("errorhandler", "exception_handler", "error_handler", "handler500", "handler404", "process_exception",

@@ -43,7 +43,6 @@ class MissingHealthCheck(ProjectRule):
     severity = Severity.LOW
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "The application has no health check endpoint"
     bad = (
         Example(

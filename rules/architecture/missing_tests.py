@@ -69,7 +69,6 @@ class MissingTests(ProjectRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "No tests, or handler/service modules no test touches"
     options = {"min-coverage": 50}
     bad = (

@@ -151,7 +151,6 @@ class MissingTransaction(ProjectRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-362",)
     summary = "Several database writes run without a transaction"
     triggers = ("objects", "save(", "commit", "execute", ".delete(", ".update(", "create(", "ATOMIC_REQUESTS",

@@ -49,7 +49,6 @@ class PrintLogging(ProjectRule):
     severity = Severity.LOW
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "`print()` used for logging in server code"
     triggers = ("print(",)
     bad = (

@@ -58,7 +58,6 @@ class SwallowedException(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-390",)
     summary = "A broad `except` clause silently swallows every error"
     triggers = ("except",)

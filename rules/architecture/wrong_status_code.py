@@ -159,7 +159,6 @@ class WrongStatusCode(ProjectRule):
     severity = Severity.LOW
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A response's HTTP status code contradicts what it says (error with 200, creation with 200, validation with 500)"
     triggers = ("route", "get", "post", "put", "delete", "patch", "View", "Resource", "request", "api_view")
     bad = (

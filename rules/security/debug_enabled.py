@@ -91,7 +91,6 @@ class DebugEnabled(FileRule):
     severity = Severity.HIGH
     confidence = Confidence.HIGH
     languages = ("python",)
-    engines = ("bandit",)
     cwe = ("CWE-489", "CWE-215")
     summary = "Debug mode is enabled"
     triggers = ("debug", "DEBUG", "use_debugger")

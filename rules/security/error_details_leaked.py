@@ -93,7 +93,6 @@ class ErrorDetailsLeaked(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-209", "CWE-497")
     summary = "Exception details are returned to the client"
     triggers = ("except", "errorhandler", "exception_handler", "traceback", "process_exception")

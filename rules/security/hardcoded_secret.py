@@ -112,7 +112,6 @@ class HardcodedSecret(FileRule):
     severity = Severity.HIGH
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript", "go", "dotenv", "yaml", "json", "toml", "ini", "dockerfile")
-    engines = ("semgrep", "bandit")
     cwe = ("CWE-798", "CWE-259")
     summary = "A secret is hardcoded"
     text_languages = ("dotenv", "yaml", "json", "toml", "ini", "dockerfile")

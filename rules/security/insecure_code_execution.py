@@ -96,7 +96,6 @@ class InsecureCodeExecution(FileRule):
     severity = Severity.HIGH
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep", "bandit")
     cwe = ("CWE-94", "CWE-78", "CWE-502")
     summary = "Data is executed as code, a shell command or a pickle"
     triggers = ("eval", "exec", "system", "popen", "shell", "pickle", "Pickle", "dill", "shelve", "marshal",

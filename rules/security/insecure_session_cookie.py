@@ -75,7 +75,6 @@ class InsecureSessionCookie(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-614", "CWE-1004", "CWE-1275")
     summary = "A session cookie lacks Secure, HttpOnly or SameSite"
     triggers = ("COOKIE", "set_cookie", "set_signed_cookie")

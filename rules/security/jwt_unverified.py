@@ -59,7 +59,6 @@ class JwtUnverified(FileRule):
     severity = Severity.HIGH
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-347", "CWE-613")
     summary = "A JWT is accepted without verifying it"
     triggers = ("jwt", "jose")

@@ -107,7 +107,6 @@ class MissingAuthorization(ProjectRule):
     confidence = Confidence.MEDIUM
     scope = "file"
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-862", "CWE-284")
     summary = "A route lacks the authorization check its neighbours have"
     options = {"majority": 0.6, "min-protected": 2}

@@ -87,7 +87,6 @@ class MissingInputValidation(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-20", "CWE-915")
     summary = "Request data reaches use without validation"
     triggers = ("request", "Body(", "dict", "Dict", "Any")

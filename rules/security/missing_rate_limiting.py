@@ -73,7 +73,6 @@ class MissingRateLimiting(ProjectRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-770", "CWE-307")
     summary = "Endpoints have no rate limiting"
     bad = (

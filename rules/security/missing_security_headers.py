@@ -74,7 +74,6 @@ class MissingSecurityHeaders(ProjectRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-693", "CWE-1021", "CWE-319")
     summary = "Security headers (HSTS, CSP, X-Frame-Options) are not set"
     triggers = ("MIDDLEWARE", "SECURE_", "Strict-Transport-Security", "Content-Security-Policy", "X-Frame-Options",

@@ -89,7 +89,6 @@ class PermissiveCors(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript", "go")
-    engines = ("semgrep",)
     cwe = ("CWE-942", "CWE-346")
     summary = "CORS allows any origin"
     triggers = ("CORS", "cors", "Access-Control-Allow-Origin", "access-control-allow-origin")

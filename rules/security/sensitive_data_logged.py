@@ -90,7 +90,6 @@ class SensitiveDataLogged(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-532",)
     summary = "A log call writes sensitive data"
     triggers = ("log", "print", "LOG")

@@ -65,7 +65,6 @@ class SqlStringBuilt(FileRule):
     severity = Severity.HIGH
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript", "go")
-    engines = ("semgrep", "bandit")
     cwe = ("CWE-89",)
     summary = "SQL text is built from non-constant parts"
     triggers = ("execute", "text", "raw", "RawSQL", "extra", "read_sql", "fetch", "query", "SQL", "mogrify",

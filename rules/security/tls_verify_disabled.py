@@ -51,7 +51,6 @@ class TlsVerifyDisabled(FileRule):
     severity = Severity.HIGH
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript", "go")
-    engines = ("semgrep", "bandit")
     cwe = ("CWE-295",)
     summary = "TLS certificate verification is disabled"
     triggers = ("verify", "ssl", "CERT_NONE", "check_hostname", "disable_warnings")

@@ -76,7 +76,6 @@ class UnsafeFileUpload(ProjectRule):
     confidence = Confidence.HIGH
     scope = "file"
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-22", "CWE-434", "CWE-400")
     summary = "File uploads are stored unsafely or without limits"
     triggers = ("files", "FILES", "UploadFile", "filename", "MAX_CONTENT_LENGTH", "DATA_UPLOAD_MAX_MEMORY_SIZE",

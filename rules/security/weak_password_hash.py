@@ -124,7 +124,6 @@ class WeakPasswordHash(FileRule):
     severity = Severity.HIGH
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-916", "CWE-328")
     summary = "Passwords are hashed with a weak algorithm"
     options = {"pbkdf2-min-iterations": 100_000, "bcrypt-min-rounds": 10}

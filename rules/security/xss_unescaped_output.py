@@ -103,7 +103,6 @@ class XssUnescapedOutput(FileRule):
     severity = Severity.HIGH
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     cwe = ("CWE-79",)
     summary = "HTML is built without escaping"
     triggers = ("mark_safe", "Markup", "SafeString", "format_html", "render_template_string", "Environment",
