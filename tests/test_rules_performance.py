@@ -182,23 +182,28 @@ DJANGO_MODELS = """
 """
 
 
-def test_n_plus_one_orm_writes_only_when_asked():
+def test_n_plus_one_writes_by_option():
     files = {
         "shop/models.py": DJANGO_MODELS,
         "shop/jobs.py": """
             from django.db import transaction
-            from .models import Order
+            from .models import Customer, Order
 
-            def bump(orders):
+            def bump(orders, names):
                 with transaction.atomic():
                     for order in orders:
                         order.total += 1
                         order.save()
+                    for name in names:
+                        Customer.objects.create(name=name)
         """,
     }
-    assert run(files, "n-plus-one-query") == set()
-    assert run(files, "n-plus-one-query", {"rules": {"n-plus-one-query": {"include-writes": True}}}) == {
+    options = lambda **kw: {"rules": {"n-plus-one-query": kw}}  # noqa: E731
+    assert run(files, "n-plus-one-query") == {("shop/jobs.py", 10, "n-plus-one-query")}
+    assert run(files, "n-plus-one-query", options(**{"include-writes": False})) == set()
+    assert run(files, "n-plus-one-query", options(**{"include-instance-writes": True})) == {
         ("shop/jobs.py", 8, "n-plus-one-query"),
+        ("shop/jobs.py", 10, "n-plus-one-query"),
     }
 
 

@@ -155,6 +155,7 @@ class DbCall:
     method: str  # the outermost method name
     description: str
     model: str | None = None  # the model class name when the query names one
+    instance: bool = False  # a model instance's own save()/delete()/refresh_from_db()
 
     @property
     def is_query(self) -> bool:
@@ -610,7 +611,7 @@ def _classify(ctx: FileContext, call: cst.Call, func: cst.FunctionDef | None) ->
             return None
         if recv and SESSION_NAME.match(recv) or recv in ("cache", "storage"):
             return None
-        return DbCall("django", DJANGO_INSTANCE[first], first, f"Django model `{first}()`")
+        return DbCall("django", DJANGO_INSTANCE[first], first, f"Django model `{first}()`", instance=True)
     return None
 
 

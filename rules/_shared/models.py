@@ -217,14 +217,15 @@ class ModelFacts(Collector):
                 kind = self._member(target, value, annotation, ctx.line_of(small), fields, relations, orm)
                 if kind is not None and orm is None:
                     orm = kind
-        if orm is None and not fields and not relations:
-            if not any(_looks_model_base(b) for b in bases):
-                return None
-        if orm is None and not fields and not relations and not bases:
-            return None
+        if orm is None and not fields and not relations and not any(
+            b.rsplit(".", 1)[-1][:1].isupper() and b not in ("object", "Exception") for b in bases
+        ):
+            return None  # neither members nor a base that could be a model (``class Product(AbstractProduct)``)
+        unmanaged = "__unmanaged__" in meta_ordering
         return {
             "name": node.name.value, "bases": bases, "orm": orm, "abstract": abstract, "fields": fields,
-            "relations": relations, "indexes": indexes, "table": table, "ordering": meta_ordering,
+            "relations": relations, "indexes": indexes, "table": table,
+            "ordering": [o for o in meta_ordering if o != "__unmanaged__"], "unmanaged": unmanaged,
         }
 
     def _meta(self, meta: cst.ClassDef) -> tuple[bool, list[list[str]], list[str]]:
@@ -240,6 +241,8 @@ class ModelFacts(Collector):
                 key, value = small.targets[0].target.value, small.value
                 if key == "abstract" and _true(value):
                     abstract = True
+                elif key == "managed" and _false(value):
+                    ordering.append("__unmanaged__")  # a view or a table Django does not create
                 elif key in ("unique_together", "index_together"):
                     if isinstance(value, (cst.List, cst.Tuple)) and value.elements and \
                             isinstance(value.elements[0].value, (cst.List, cst.Tuple)):
@@ -466,6 +469,7 @@ class Model:
     relations: dict[str, dict] = field(default_factory=dict)
     indexes: list[list[str]] = field(default_factory=list)
     table: str | None = None
+    unmanaged: bool = False  # Meta.managed = False: a view or a table maintained elsewhere
 
     @property
     def module(self) -> str:
@@ -480,9 +484,12 @@ class Models:
         raw: list[Model] = []
         for fact in facts:
             d = fact.data
+            # Every member remembers the file it is defined in (inherited ones keep it).
+            fields = {k: {**v, "path": fact.path} for k, v in d.get("fields", {}).items()}
+            relations = {k: {**v, "path": fact.path} for k, v in d.get("relations", {}).items()}
             raw.append(Model(d["name"], fact.path, fact.line, d.get("orm"), bool(d.get("abstract")), list(d.get("bases", ())),
-                             dict(d.get("fields", {})), dict(d.get("relations", {})),
-                             [list(i) for i in d.get("indexes", [])], d.get("table")))
+                             fields, relations, [list(i) for i in d.get("indexes", [])], d.get("table"),
+                             bool(d.get("unmanaged"))))
         self._by_name: dict[str, list[Model]] = {}
         for m in raw:
             self._by_name.setdefault(m.name, []).append(m)
@@ -544,6 +551,8 @@ class Models:
                     m.relations.setdefault(k, rel)
                 if base.abstract or m.orm == "sqlalchemy":
                     m.indexes.extend(i for i in base.indexes if i not in m.indexes)
+                if base.abstract and base.unmanaged:
+                    m.unmanaged = True
 
         for m in self.all:
             visit(m)

@@ -85,9 +85,10 @@ class MissingDbIndex(ProjectRule):
     querysets inside `Prefetch(...)` (narrowed by the parents' keys), sorting through a
     relation (`order_by("customer__name")`), the non-leading columns of a multi-column
     index, models named like small lookup tables (`...Type`, `...Status`, `...Category`,
-    `Country`, `Setting`...), and fields queried only from admin modules, management
-    commands, scripts, migrations and tests. SQLAlchemy foreign-key columns count as
-    indexed by default (MySQL indexes them; PostgreSQL does not): set
+    `Country`, `Setting`...), unmanaged models (`Meta.managed = False`, e.g. views), and
+    fields queried only from admin modules, management commands, scripts, migrations and
+    tests. SQLAlchemy foreign-key columns count as indexed by default (MySQL indexes them;
+    PostgreSQL does not): set
     `foreign-keys-indexed = false` for a PostgreSQL project to report them too. Models
     from installed packages (e.g. Django's `User`) are not known and not reported.
     """
@@ -424,7 +425,7 @@ class MissingDbIndex(ProjectRule):
             if any(self._narrows(models, model, other, fk_indexed) for other in fact.data.get("with", [])):
                 continue  # another lookup of the same query is indexed
             owner, field = found
-            key = (owner.path, field["line"], field["name"])
+            key = (field.get("path") or owner.path, field["line"], field["name"])
             uses.setdefault(key, []).append(fact)
             targets[key] = (owner, field)
         for key in sorted(uses):
@@ -441,7 +442,7 @@ class MissingDbIndex(ProjectRule):
             used = "filtered and sorted on" if kinds == {"filter", "order"} else "sorted on" if kinds == {"order"} else "filtered on"
             fix = "add `db_index=True` or a `Meta.indexes` entry" if owner.orm == "django" else \
                 "add `index=True` or an `Index(...)` in `__table_args__`"
-            self.report_at(owner.path, field["line"],
+            self.report_at(key[0], field["line"],
                            f"`{owner.name}.{field['name']}` is {used} ({shown}) but has no index; {fix}",
                            related=[Location(p, ln, "queried here") for p, ln in where[:10]])
 
@@ -499,7 +500,7 @@ class MissingDbIndex(ProjectRule):
         if field.get("boolean") or field.get("choices") or field.get("kind") in UNINDEXABLE_KINDS or \
                 ENUM_KIND.search(field.get("kind") or ""):
             return True
-        if LOOKUP_TABLE.search(model.name):
+        if LOOKUP_TABLE.search(model.name) or model.unmanaged:
             return True
         names = {field["name"], field.get("column") or ""}
         return any(idx and idx[0] in names for idx in model.indexes)

@@ -28,7 +28,6 @@ MANAGER_METHODS = FROM_PREFETCH | REQUERY | REL_WRITES
 NON_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
 NO_SQL = frozenset({"raise", "raise_on_sql", "noload"})
 ALWAYS_QUERY = frozenset({"dynamic", "write_only"})
-ORM_APIS = frozenset({"django", "sqlalchemy"})
 DDL_CONSTRUCT = re.compile(r"^(?:Create|Drop)(?:Table|Schema|Index|Sequence|Constraint)$|^(?:DDL|AddConstraint|DropConstraint)$")
 DDL_TEXT = re.compile(r"\s*(?:create|drop|alter|truncate|grant|revoke|vacuum|analyze|reindex|comment\s+on|set\s)\b", re.I)
 # Calls that never reach the database, or re-read one object on purpose.
@@ -142,7 +141,7 @@ class NPlusOneQuery(ProjectRule):
     ## What it does
     Finds queries that run once per iteration of a loop or comprehension:
 
-    * a query in the loop body: Django manager reads (`Model.objects.get/filter/first/...`),
+    * a query in the loop body: Django manager queries (`Model.objects.get/filter/create/...`),
       SQLAlchemy session queries (`session.query`, `session.execute`, `session.scalars`,
       `session.get`, `Model.query...`), DB-API `cursor.execute`/`executemany`-able writes,
       asyncpg, databases and MongoDB calls;
@@ -168,11 +167,13 @@ class NPlusOneQuery(ProjectRule):
     ## Known limits
     Deliberately not reported:
 
-    * ORM writes in a loop (`Model.objects.create`, `obj.save()`, `obj.tags.add()`,
-      `session.execute(update(...))`): they usually run model logic and signals per object,
-      so the bulk alternatives are no drop-in replacement. Set `include-writes = true` to
-      report them. Raw driver writes (`cursor.execute("INSERT ...")`) are reported, since
-      `executemany` is the drop-in; DDL and loops that run a list of statements are not.
+    * Writes through a model instance in a loop (`obj.save()`, `obj.delete()`,
+      `obj.tags.add()`): they run the model's own logic and signals per object, so the bulk
+      alternatives are no drop-in replacement. Set `include-instance-writes = true` to report
+      them. Writes through a manager or session (`Model.objects.create(...)`,
+      `session.execute(update(...))`) and raw driver writes (`cursor.execute("INSERT ...")`)
+      are reported (`include-writes = false` turns the first two off); DDL and loops that
+      run a list of statements are not.
     * Loops that run a few times: over literal collections (also through a local name),
       `range(<number>)`, UPPER_CASE constants, the app registry's models, a Django signal's
       responses, and a branch taken for one iteration (`if key == "x":`).
@@ -202,7 +203,7 @@ class NPlusOneQuery(ProjectRule):
     languages = ("python", "javascript", "typescript")
     engines = ("semgrep",)
     summary = "A query runs once per loop iteration (N+1 queries)"
-    options = {"include-writes": False}
+    options = {"include-writes": True, "include-instance-writes": False}
     triggers = ("objects", "query", "execute", "session", "select", "fetch", "save(", "delete(", "find_one",
                 "_set", ".all()", "scalars", "insert_one", "update_one")
     bad = (
@@ -381,8 +382,9 @@ class NPlusOneQuery(ProjectRule):
             if is_chain_receiver(self.ctx):
                 return
             line = self.ctx.line_of(node)
-            orm_write = found.op == WRITE and found.api in ORM_APIS
-            frame.queries.append([line, found.description, orm_write])
+            kind = "instance" if found.op == WRITE and found.instance else "write" if found.op == WRITE else "read"
+            if found.method not in BATCH_METHODS:
+                frame.queries.append([line, found.description, kind])
             if found.method in BATCH_METHODS or found.method in NO_ROUND_TRIP or self._per_connection(node, frame) \
                     or self._statement_list(node, found) \
                     or self._leaves_loop() or self._subquery(node, frame) or self._memoised() or self._one_iteration():
@@ -391,7 +393,7 @@ class NPlusOneQuery(ProjectRule):
                 self.checked()
                 self.record({"t": "query", "loops": loops, "desc": found.description, "api": found.api,
                              "op": found.op, "method": found.method, "batched": self._batched(node),
-                             "orm_write": orm_write}, node)
+                             "kind": kind}, node)
             return
         callee = None
         if isinstance(node.func, cst.Name):
@@ -566,7 +568,15 @@ class NPlusOneQuery(ProjectRule):
         for path, facts in sorted(by_path.items()):
             if project.is_test(path) or MIGRATION_PATH.search(path):
                 continue
-            _FileCheck(self, models, path, facts, bool(self.opts.get("include-writes", False))).run()
+            _FileCheck(self, models, path, facts, self._write_kinds()).run()
+
+    def _write_kinds(self) -> set[str]:
+        kinds = {"read"}
+        if self.opts.get("include-writes", True):
+            kinds.add("write")
+        if self.opts.get("include-instance-writes", False):
+            kinds.add("instance")
+        return kinds
 
 
 @dataclass
@@ -580,9 +590,10 @@ class _Resolved:
 
 
 class _FileCheck:
-    def __init__(self, rule: NPlusOneQuery, models: Models, path: str, facts: list[Fact], writes: bool) -> None:
+    def __init__(self, rule: NPlusOneQuery, models: Models, path: str, facts: list[Fact], kinds: set[str]) -> None:
         self.rule = rule
-        self.writes = writes
+        self.kinds = kinds
+        self.writes = "instance" in kinds
         self.models = models
         self.path = path
         self.loops: dict[int, Fact] = {}
@@ -607,7 +618,7 @@ class _FileCheck:
 
     def run(self) -> None:
         for q in sorted(self.queries, key=lambda f: f.line):
-            if q.data.get("batched") or q.data.get("orm_write") and not self.writes:
+            if q.data.get("batched") or q.data.get("kind", "read") not in self.kinds:
                 continue
             loop = self._unbounded_loop(q.data["loops"])
             if loop is None:
@@ -766,8 +777,8 @@ class _FileCheck:
         if key in visited or fn.data.get("cached"):
             return None
         visited.add(key)
-        for line, desc, orm_write in fn.data["queries"]:
-            if not orm_write or self.writes:
+        for line, desc, kind in fn.data["queries"]:
+            if kind in self.kinds:
                 return line, desc
         for name, is_self, _ in fn.data["calls"]:
             inner = self._helper(fn.data["cls"], name, is_self)
