@@ -99,7 +99,7 @@ def test_db_call_catalog(tmp_path):
 
 
 def model_facts(tmp_path: Path, files: dict[str, str]) -> Models:
-    facts, indexes = [], []
+    facts, indexes, members = [], [], []
     for rel, code in files.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +107,8 @@ def model_facts(tmp_path: Path, files: dict[str, str]) -> Models:
         result = analyze(SourceFile(path, rel, "python"), [ModelFacts])
         facts += [Fact(rel, line, data) for line, data in result.facts.get("models", [])]
         indexes += [Fact(rel, line, data) for line, data in result.facts.get("model_indexes", [])]
-    return Models(facts, indexes)
+        members += [Fact(rel, line, data) for line, data in result.facts.get("model_members", [])]
+    return Models(facts, indexes, members)
 
 
 def test_models_resolve_inheritance_reverse_relations_and_backrefs(tmp_path):
@@ -165,6 +166,8 @@ def test_models_resolve_inheritance_reverse_relations_and_backrefs(tmp_path):
     assert author.relations["posts"]["lazy"] == "selectin" and author.relations["posts"]["many"] is True
     assert post.relations["author"]["kind"] == "backref" and post.relations["author"]["many"] is False
     assert ["title"] in post.indexes
+    assert (customer.fields["created"]["path"], customer.fields["created"]["line"]) == ("shop/base.py", 4)
+    assert (order.fields["customer"]["path"], order.fields["customer"]["line"]) == ("shop/models.py", 8)
 
 
 # ---------------------------------------------------------------------------------------

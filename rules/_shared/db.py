@@ -289,20 +289,13 @@ def _receiver_kind(ctx: FileContext, node: cst.BaseExpression, kinds: dict[str, 
     return None
 
 
-class _Assignments(cst.CSTVisitor):
+class _Assignments:
+    """Reads the assignments of one function body, statement by statement (nested functions
+    and classes have their own locals; expressions are not entered, which keeps this cheap)."""
+
     def __init__(self, ctx: FileContext, loc: Locals) -> None:
-        super().__init__()
         self.ctx = ctx
         self.loc = loc
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # nested functions have their own locals
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         if isinstance(target, (cst.Name, cst.Attribute)):
@@ -314,20 +307,56 @@ class _Assignments(cst.CSTVisitor):
             if kind is not None:
                 self.loc.kinds[name] = kind
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            self._bind(target.target, node.value)
+    def walk(self, body: cst.BaseSuite) -> None:
+        if isinstance(body, cst.SimpleStatementSuite):
+            self._smalls(body.body)
+            return
+        for stmt in body.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                self._smalls(stmt.body)
+            elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            else:
+                if isinstance(stmt, cst.With):
+                    for item in stmt.items:
+                        if item.asname is not None:
+                            self._bind(item.asname.name, item.item)
+                for child in _suites(stmt):
+                    self.walk(child)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._bind(node.target, node.value)
+    def _smalls(self, smalls) -> None:
+        for small in smalls:
+            if isinstance(small, cst.Assign):
+                for target in small.targets:
+                    self._bind(target.target, small.value)
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                self._bind(small.target, small.value)
+            elif isinstance(small, cst.Expr) and isinstance(small.value, cst.NamedExpr):
+                self._bind(small.value.target, small.value.value)
 
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._bind(node.target, node.value)
 
-    def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None:
-            self._bind(node.asname.name, node.item)
+def _suites(stmt: cst.BaseCompoundStatement) -> list[cst.BaseSuite]:
+    """The blocks of a compound statement (if/elif/else, loops, try/except/finally, with, match)."""
+    out: list[cst.BaseSuite] = []
+    body = getattr(stmt, "body", None)
+    if isinstance(body, cst.BaseSuite):
+        out.append(body)
+    for handler in getattr(stmt, "handlers", ()) or ():
+        out.append(handler.body)
+    for case in getattr(stmt, "cases", ()) or ():
+        out.append(case.body)
+    orelse = getattr(stmt, "orelse", None)
+    while orelse is not None:
+        if isinstance(orelse, cst.If):
+            out.append(orelse.body)
+            orelse = orelse.orelse
+        else:
+            out.append(orelse.body)
+            break
+    final = getattr(stmt, "finalbody", None)
+    if final is not None:
+        out.append(final.body)
+    return out
 
 
 def _param_kinds(ctx: FileContext, func: cst.FunctionDef, kinds: dict[str, str]) -> None:
@@ -390,7 +419,7 @@ def function_locals(ctx: FileContext, func: cst.FunctionDef | None) -> Locals:
     ctx.cache[key] = loc
     if func is not None:
         _param_kinds(ctx, func, loc.kinds)
-        func.body.visit(_Assignments(ctx, loc))
+        _Assignments(ctx, loc).walk(func.body)
     return loc
 
 

@@ -22,6 +22,7 @@ from checker.rule import Collector, Fact, FileContext
 from rules._shared.web import arg, string_value
 
 FACT = "models"
+MEMBERS = "model_members"
 
 DJANGO_MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
 DJANGO_FK = frozenset({"ForeignKey", "ParentalKey", "TreeForeignKey", "ForeignObject"})
@@ -145,12 +146,22 @@ class ModelFacts(Collector):
     name = FACT
     triggers = ("models", "Column", "column", "relationship", "Model", "SQLModel", "Field")
 
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        self._count = 0
+        self._members: list[tuple[str, str, cst.CSTNode]] = []  # (kind, name, node) of the class being read
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        if self.ctx.enclosing_class() is not None and not self._is_meta_like(node):
-            pass
+        self._members = []
         data = self._model(node)
         if data is not None:
+            self._count += 1
+            data["id"] = self._count
             self.record(data, node)
+            # Lines of members are resolved with every other position after the traversal.
+            for kind, name, member in self._members:
+                if name in data[kind]:
+                    self.record({"model": self._count, "kind": kind, "name": name}, member, key=MEMBERS)
 
     @staticmethod
     def _is_meta_like(node: cst.ClassDef) -> bool:
@@ -214,7 +225,8 @@ class ModelFacts(Collector):
                 if target == "__abstract__" and _true(value):
                     abstract = True
                     continue
-                kind = self._member(target, value, annotation, ctx.line_of(small), fields, relations, orm)
+                kind = self._member(target, value, annotation, 0, fields, relations, orm)
+                self._members += [("fields", target, small), ("relations", target, small)]
                 if kind is not None and orm is None:
                     orm = kind
         if orm is None and not fields and not relations and not any(
@@ -287,9 +299,10 @@ class ModelFacts(Collector):
                     if isinstance(small, cst.Return) and isinstance(small.value, cst.Call):
                         cname = _last(self.ctx.resolve(small.value.func) or "")
                         if cname in SA_RELATIONSHIP:
-                            rel = self._sa_relationship(func.name.value, small.value, None, self.ctx.line_of(func))
+                            rel = self._sa_relationship(func.name.value, small.value, None, 0)
                             if rel is not None:
                                 relations[func.name.value] = rel
+                                self._members.append(("relations", func.name.value, func))
 
     def _member(self, name: str, value: cst.BaseExpression | None, annotation: cst.BaseExpression | None, line: int,
                 fields: dict[str, dict], relations: dict[str, dict], orm: str | None = None) -> str | None:
@@ -480,13 +493,17 @@ class Model:
 class Models:
     """Every model of the project, with inherited members and reverse relations resolved."""
 
-    def __init__(self, facts: Sequence[Fact], extra_indexes: Sequence[Fact] = ()) -> None:
+    def __init__(self, facts: Sequence[Fact], extra_indexes: Sequence[Fact] = (), members: Sequence[Fact] = ()) -> None:
+        lines = {(f.path, f.data["model"], f.data["kind"], f.data["name"]): f.line for f in members}
         raw: list[Model] = []
         for fact in facts:
             d = fact.data
-            # Every member remembers the file it is defined in (inherited ones keep it).
-            fields = {k: {**v, "path": fact.path} for k, v in d.get("fields", {}).items()}
-            relations = {k: {**v, "path": fact.path} for k, v in d.get("relations", {}).items()}
+            # Every member remembers the file and line it is defined on (inherited ones keep them).
+            key = (fact.path, d.get("id"))
+            fields = {k: {**v, "path": fact.path, "line": lines.get((*key, "fields", k), v.get("line", 0))}
+                      for k, v in d.get("fields", {}).items()}
+            relations = {k: {**v, "path": fact.path, "line": lines.get((*key, "relations", k), v.get("line", 0))}
+                         for k, v in d.get("relations", {}).items()}
             raw.append(Model(d["name"], fact.path, fact.line, d.get("orm"), bool(d.get("abstract")), list(d.get("bases", ())),
                              fields, relations, [list(i) for i in d.get("indexes", [])], d.get("table"),
                              bool(d.get("unmanaged"))))
@@ -651,7 +668,7 @@ def load_models(project: Any) -> Models:
     """The project's models (memoised on the project context)."""
     cached = getattr(project, "_models_cache", None)
     if cached is None:
-        cached = Models(project.facts(FACT), project.facts("model_indexes"))
+        cached = Models(project.facts(FACT), project.facts("model_indexes"), project.facts(MEMBERS))
         try:
             project._models_cache = cached
         except AttributeError:  # pragma: no cover - a frozen context

@@ -183,9 +183,10 @@ class InefficientQuery(ProjectRule):
                 if it is None or not _rows(self._describe(it)) and not self._is_values(it):
                     continue
                 if isinstance(targets, cst.Name) and targets.value in self._names_in(node.args[0].value):
-                    self._candidate({"kind": "dumps", "message": "`json.dumps` runs once per row of the query on line "
-                                                                 f"{self.ctx.line_of(it)}; serialise all rows in one call "
-                                     "(`values()` and one `json.dumps`, or a serializer with `many=True`)"}, node)
+                    self._candidate({"kind": "dumps", "message": "`json.dumps` runs once per row of the query the loop "
+                                                                 "reads; serialise all rows in one call (`values()` and "
+                                                                 "one `json.dumps`, or a serializer with `many=True`)"},
+                                    node)
                 break
 
     def _is_values(self, it: cst.BaseExpression) -> bool:

@@ -168,8 +168,8 @@ class MissingConnectionPooling(FileRule):
                 continue
             if _names(node) & _loop_targets(loop):
                 return  # a connection per shard/tenant/host: different targets
-            self.report(node, f"`{self._shown(node)}` creates {what} on every iteration of the loop on line "
-                              f"{self.ctx.line_of(loop)}; create it once before the loop and reuse it")
+            self.report(node, f"`{self._shown(node)}` creates {what} on every iteration of a loop; create it once "
+                              "before the loop and reuse it", related=[(loop, "the loop")])
             return
 
     def _shown(self, node: cst.Call) -> str:

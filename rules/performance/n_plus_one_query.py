@@ -129,9 +129,10 @@ class _Frame:
     func: cst.FunctionDef | None
     cls: str | None
     names: dict[str, QueryExpr] = field(default_factory=dict)
-    queries: list[list[Any]] = field(default_factory=list)
-    calls: list[list[Any]] = field(default_factory=list)
-    accesses: list[list[Any]] = field(default_factory=list)
+    fid: int = 0
+    queries: int = 0  # database calls in the function (recorded as "fq" facts)
+    calls: list[list[Any]] = field(default_factory=list)  # [name, on self]
+    accesses: int = 0  # attribute reads on parameters (recorded as "fa" facts)
     params: list[str] = field(default_factory=list)
     literals: set[str] = field(default_factory=set)  # names bound to literal containers
 
@@ -279,7 +280,8 @@ class NPlusOneQuery(ProjectRule):
                 break
             if isinstance(anc, cst.FunctionDef):
                 break
-        frame = _Frame(node, cls)
+        self._next += 1
+        frame = _Frame(node, cls, fid=self._next)
         frame.params = [p.name.value for p in node.params.params]
         self._frames.append(frame)
 
@@ -291,9 +293,8 @@ class NPlusOneQuery(ProjectRule):
                       for d in node.decorators]
         cached = any(CACHE_DECORATORS.search(d) for d in decorators)
         if frame.queries or frame.calls or frame.accesses:
-            self.record({"t": "func", "name": node.name.value, "cls": frame.cls, "params": frame.params,
-                         "queries": frame.queries, "calls": frame.calls, "accesses": frame.accesses,
-                         "cached": cached}, node)
+            self.record({"t": "func", "fid": frame.fid, "name": node.name.value, "cls": frame.cls,
+                         "params": frame.params, "calls": frame.calls, "cached": cached}, node)
 
     # Local names bound to query expressions, in source order.
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
@@ -381,10 +382,10 @@ class NPlusOneQuery(ProjectRule):
         if found is not None and found.op in (READ, WRITE, LAZY):
             if is_chain_receiver(self.ctx):
                 return
-            line = self.ctx.line_of(node)
             kind = "instance" if found.op == WRITE and found.instance else "write" if found.op == WRITE else "read"
-            if found.method not in BATCH_METHODS:
-                frame.queries.append([line, found.description, kind])
+            if found.method not in BATCH_METHODS and frame.func is not None:
+                frame.queries += 1
+                self.record({"t": "fq", "fid": frame.fid, "desc": found.description, "kind": kind}, node)
             if found.method in BATCH_METHODS or found.method in NO_ROUND_TRIP or self._per_connection(node, frame) \
                     or self._statement_list(node, found) \
                     or self._leaves_loop() or self._subquery(node, frame) or self._memoised() or self._one_iteration():
@@ -405,9 +406,9 @@ class NPlusOneQuery(ProjectRule):
             return
         if frame.func is not None and callee[0] == frame.func.name.value:
             return  # recursion, not a loop calling a helper
-        line = self.ctx.line_of(node)
         args = [a.value.value if isinstance(a.value, cst.Name) and a.keyword is None else None for a in node.args]
-        frame.calls.append([callee[0], callee[1], line])
+        if [callee[0], callee[1]] not in frame.calls:
+            frame.calls.append([callee[0], callee[1]])
         if loops:
             self.record({"t": "call", "loops": loops, "name": callee[0], "self": callee[1], "cls": frame.cls,
                          "args": args, "row_vars": self._row_vars()}, node)
@@ -557,7 +558,9 @@ class NPlusOneQuery(ProjectRule):
         if root in row_vars:
             self.record({"t": "access", "loop": row_vars[root], "var": root, "chain": chain, "call": called}, node)
         elif frame.func is not None and root in frame.params and root not in ("self", "cls"):
-            frame.accesses.append([frame.params.index(root), chain, called, self.ctx.line_of(node)])
+            frame.accesses += 1
+            self.record({"t": "fa", "fid": frame.fid, "param": frame.params.index(root), "chain": chain,
+                         "call": called}, node)
 
     # -- the project part --------------------------------------------------------------------
     def check(self, project: ProjectContext) -> None:
@@ -601,6 +604,8 @@ class _FileCheck:
         self.accesses: list[Fact] = []
         self.calls: list[Fact] = []
         self.funcs: dict[tuple[str | None, str], Fact] = {}
+        self.func_queries: dict[int, list[Fact]] = {}
+        self.func_accesses: dict[int, list[Fact]] = {}
         for f in facts:
             t = f.data["t"]
             if t == "loop":
@@ -613,6 +618,10 @@ class _FileCheck:
                 self.calls.append(f)
             elif t == "func":
                 self.funcs.setdefault((f.data["cls"], f.data["name"]), f)
+            elif t == "fq":
+                self.func_queries.setdefault(f.data["fid"], []).append(f)
+            elif t == "fa":
+                self.func_accesses.setdefault(f.data["fid"], []).append(f)
         self.reported: set[int] = set()
         self._resolved: dict[int, _Resolved | None] = {}
 
@@ -777,10 +786,10 @@ class _FileCheck:
         if key in visited or fn.data.get("cached"):
             return None
         visited.add(key)
-        for line, desc, kind in fn.data["queries"]:
-            if kind in self.kinds:
-                return line, desc
-        for name, is_self, _ in fn.data["calls"]:
+        for q in sorted(self.func_queries.get(fn.data["fid"], []), key=lambda f: f.line):
+            if q.data["kind"] in self.kinds:
+                return q.line, q.data["desc"]
+        for name, is_self in fn.data["calls"]:
             inner = self._helper(fn.data["cls"], name, is_self)
             if inner is not None:
                 found = self._helper_query(inner, visited)
@@ -814,7 +823,9 @@ class _FileCheck:
             rows = self.resolve(row_vars[value])
             if rows is None or rows.model is None:
                 continue
-            for param_index, chain, called, line in fn.data["accesses"]:
+            for access in sorted(self.func_accesses.get(fn.data["fid"], []), key=lambda f: f.line):
+                param_index, chain, called, line = (access.data["param"], access.data["chain"], access.data["call"],
+                                                    access.line)
                 if param_index != index + offset:
                     continue
                 problem = self.relation_problem(rows, chain, called, fn.data["params"][param_index])

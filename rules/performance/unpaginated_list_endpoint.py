@@ -4,7 +4,7 @@ import re
 
 import libcst as cst
 
-from checker.model import Confidence, Example, Location, Section, Severity
+from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
 from rules._shared.db import QueryNames
 from rules._shared.web import current_handler, string_value
@@ -183,7 +183,7 @@ class UnpaginatedListEndpoint(ProjectRule):
             return
         for origin, ret, model in frame["found"]:
             self.record({"t": "handler", "name": frame["handler"].name, "model": model,
-                         "query": " ".join(self.ctx.code_of(origin).split())[:80], "return": self.ctx.line_of(ret)}, origin)
+                         "query": " ".join(self.ctx.code_of(origin).split())[:80]}, origin)
 
     def visit_Call(self, node: cst.Call) -> None:
         if not self.frames or self.frames[-1]["handler"] is None:
@@ -284,8 +284,7 @@ class UnpaginatedListEndpoint(ProjectRule):
             if data["t"] == "handler":
                 self.report_at(fact.path, fact.line,
                                f"handler `{data['name']}` returns every row of `{data['query']}` unpaginated; "
-                               "slice or `limit()` it, or page it with a paginator",
-                               related=[Location(fact.path, data["return"], "returned here")])
+                               "slice or `limit()` it, or page it with a paginator")
             elif data["t"] in ("listview", "drf") and inherits_pagination(data.get("bases", []), set()) and \
                     data.get("state") != "none":
                 continue
