@@ -523,3 +523,12 @@ def test_request_timeout_star_kwargs_and_httpx_default():
         ("app/client.py", 7, "missing-request-timeout"),
         ("app/client.py", 8, "missing-request-timeout"),
     }
+
+
+def test_missing_response_compression_express_app_and_package_json():
+    app = "const express = require('express');\nconst app = express();\napp.get('/orders', (req, res) => res.json([]));\n"
+    found = fired(scan_files({"server.js": app}, select=["missing-response-compression"], engines=("checker", "semgrep")))
+    assert found == {("server.js", 2, "missing-response-compression")}
+    package = '{"dependencies": {"express": "^4.19.0", "compression": "^1.7.4"}}\n'
+    assert fired(scan_files({"server.js": app, "package.json": package}, select=["missing-response-compression"],
+                            engines=("checker", "semgrep"))) == set()

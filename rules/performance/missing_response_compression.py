@@ -22,6 +22,9 @@ COMPRESSOR_STRINGS = re.compile(r"GZipMiddleware|BrotliMiddleware|CompressionMid
                                 r"compression_middleware")
 COMPRESSION_PACKAGES = ("flask-compress", "brotli-asgi", "starlette-compress", "django-compression-middleware",
                         "aiohttp-compress", "quart-compress", "sanic-compress", "asgi-compress")
+# npm packages that compress the responses of Node applications.
+NPM_COMPRESSION = re.compile(r'"(?:compression|@fastify/compress|fastify-compress|koa-compress|shrink-ray-current|'
+                             r'@nestjs/compression)"\s*:')
 # Reverse-proxy configuration that compresses responses.
 PROXY_FILES = re.compile(r"(?:^|/)(?:nginx[^/]*\.conf|[^/]*\.nginx|Caddyfile|httpd\.conf|apache[^/]*\.conf|"
                          r"traefik[^/]*\.ya?ml|docker-compose[^/]*\.ya?ml|compose[^/]*\.ya?ml|haproxy[^/]*\.cfg)$|"
@@ -37,6 +40,7 @@ ADVICE = {
     "starlette": "`Middleware(GZipMiddleware, minimum_size=1000)`",
     "django": "`django.middleware.gzip.GZipMiddleware` at the top of `MIDDLEWARE`",
     "aiohttp": "`response.enable_compression()` or a compressing middleware",
+    "express": "`app.use(compression())` from the compression package",
 }
 
 
@@ -46,7 +50,8 @@ class MissingResponseCompression(ProjectRule):
     Reports a web application that compresses none of its responses: no compression
     middleware in the code (Starlette/FastAPI `GZipMiddleware`, `BrotliMiddleware`,
     flask-compress `Compress(app)`, Django `GZipMiddleware` or `@gzip_page`, aiohttp
-    compression), none among the declared dependencies (requirements, pyproject), and no
+    compression), none among the declared dependencies (requirements, pyproject, and for
+    Express applications `compression` in `package.json`), and no
     reverse-proxy configuration in the repository that compresses (nginx `gzip on;`,
     Caddy `encode gzip`, Apache `DEFLATE`, a Traefik `compress` middleware). It reports
     only when the repository defines an application (an app object, or Django settings
@@ -140,6 +145,10 @@ class MissingResponseCompression(ProjectRule):
             return
         if depends_on(project, *COMPRESSION_PACKAGES) is not None:
             return
+        for file in project.files:
+            if file.path.rsplit("/", 1)[-1] == "package.json" and "node_modules/" not in file.path \
+                    and NPM_COMPRESSION.search(project.read_text(file.path) or ""):
+                return
         for file in project.files:
             if PROXY_FILES.search(file.path) and file.size < 1_000_000:
                 text = project.read_text(file.path) or ""
