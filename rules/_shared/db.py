@@ -34,6 +34,7 @@ from typing import Iterable
 import libcst as cst
 
 from checker.rule import FileContext
+from checker.syntax import walk
 from rules._shared.sql import looks_like_sql
 from rules._shared.web import arg, string_value
 
@@ -735,7 +736,7 @@ def db_calls_in(ctx: FileContext, node: cst.CSTNode) -> Iterable[tuple[cst.Call,
                 return False
             return True
 
-    node.visit(_Walk())
+    walk(node, _Walk())
     return collected
 
 

@@ -93,7 +93,6 @@ class BlockingCallInAsync(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A blocking call inside an async function stalls the event loop"
     triggers = ("async def",)
     bad = (

@@ -6,6 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
+from checker.syntax import walk
 from rules._shared.db import QueryExpr, QueryNames, _attr_chain
 from rules._shared.models import load_models
 
@@ -147,7 +148,7 @@ class InefficientQuery(ProjectRule):
                     found = True
                 return not found
 
-        node.visit(_Find())
+        walk(node, _Find())
         return found
 
     def _candidate(self, data: dict, node: cst.CSTNode, name: str | None = None) -> None:
@@ -201,7 +202,7 @@ class InefficientQuery(ProjectRule):
             def visit_Name(self, n: cst.Name) -> None:
                 found.add(n.value)
 
-        node.visit(_Walk())
+        walk(node, _Walk())
         return found
 
     def visit_If(self, node: cst.If) -> None:
@@ -317,7 +318,7 @@ class InefficientQuery(ProjectRule):
                 if isinstance(n.value, cst.Name) and n.value.value == var:
                     found.add(n.attr.value)
 
-        test.visit(_Walk())
+        walk(test, _Walk())
         return found
 
     def _field_test(self, test: cst.BaseExpression, var: str) -> bool:

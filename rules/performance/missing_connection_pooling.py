@@ -6,6 +6,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
+from checker.syntax import walk
 from rules._shared.web import arg, enclosing_handler
 
 # Constructors that open connections or own a connection pool, with what they are.
@@ -51,7 +52,7 @@ def _names(node: cst.CSTNode) -> set[str]:
         def visit_Name(self, n: cst.Name) -> None:
             found.add(n.value)
 
-    node.visit(_Walk())
+    walk(node, _Walk())
     return found
 
 
@@ -103,7 +104,6 @@ class MissingConnectionPooling(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A connection or client is created per request or per iteration instead of being pooled"
     triggers = ("connect", "create_engine", "Client", "Session", "Redis", "redis", "NullPool", "create_pool",
                 "from_url", "PoolManager", "Elasticsearch", "boto3")

@@ -61,7 +61,6 @@ class MissingRequestTimeout(FileRule):
     severity = Severity.MEDIUM
     confidence = Confidence.HIGH
     languages = ("python", "javascript", "typescript")
-    engines = ("bandit", "semgrep")
     cwe = ("CWE-400",)
     summary = "An HTTP call has no timeout"
     triggers = ("requests", "urlopen", "aiohttp", "httpx", "urllib3", "http.client", "HTTPConnection")

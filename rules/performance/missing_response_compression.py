@@ -74,7 +74,6 @@ class MissingResponseCompression(ProjectRule):
     severity = Severity.LOW
     confidence = Confidence.LOW
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "The application does not compress its responses"
     triggers = ("GZip", "Gzip", "gzip", "Brotli", "Compress", "compress", "MIDDLEWARE")
     bad = (

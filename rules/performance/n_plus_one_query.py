@@ -8,6 +8,7 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Location, Section, Severity
 from checker.rule import Fact, ProjectContext, ProjectRule
+from checker.syntax import walk
 from rules._shared.db import (LAZY, READ, WRITE, QueryExpr, _attr_chain, call_chain, classify, describe_query,
                               function_locals, is_chain_receiver)
 from rules._shared.models import Model, Models, load_models
@@ -202,7 +203,6 @@ class NPlusOneQuery(ProjectRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A query runs once per loop iteration (N+1 queries)"
     options = {"include-writes": True, "include-instance-writes": False}
     triggers = ("objects", "query", "execute", "session", "select", "fetch", "save(", "delete(", "find_one",
@@ -535,7 +535,7 @@ class NPlusOneQuery(ProjectRule):
                         isinstance(c.args[0].value, cst.Name) and c.args[0].value.value in row_vars:
                     found = True
 
-        node.visit(_Find())
+        walk(node, _Find())
         return found
 
     def visit_Attribute(self, node: cst.Attribute) -> None:

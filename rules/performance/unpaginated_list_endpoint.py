@@ -66,7 +66,6 @@ class UnpaginatedListEndpoint(ProjectRule):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     languages = ("python", "javascript", "typescript")
-    engines = ("semgrep",)
     summary = "A list endpoint returns an unbounded collection"
     triggers = ("objects", "query", "select", "scalars", "ListView", "ListAPIView", "ViewSet", "ListModelMixin",
                 "REST_FRAMEWORK", "execute", "paginat")
