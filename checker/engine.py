@@ -340,8 +340,7 @@ def _finish_external(name, pending, cached, digests, cache, registry, enabled, c
 
 
 def _run_project_rules(discovered: Discovered, registry: Registry, enabled, settings, options,
-                       collected: _Collected) -> list[Finding]:
-    root = discovered.root
+                       collected: _Collected):
     by_path = {f.relpath: f for f in discovered.files}
     texts: dict[str, str | None] = {}
 

@@ -18,14 +18,13 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import yaml
 
 from checker.analyzers import make_finding
 from checker.analyzers.external import (
-    EngineRun, Process, batches, exit_reason, find_executable, last_line, make_workdir, not_run,
-    remove_workdir,
+    EngineRun, ExternalRun, batches, exit_reason, find_executable, last_line, make_workdir, not_run,
 )
 from checker.model import Confidence, EngineStatus, Finding, Severity, Span
 from checker.source import SourceFile, Unreadable
@@ -119,38 +118,22 @@ def find_bandit() -> str | None:
     return find_executable(NAME)
 
 
-class BanditRun:
+class BanditRun(ExternalRun):
     """One bandit process over all the Python targets (same life cycle as SemgrepRun)."""
+
+    NAME = NAME
 
     def __init__(self, files: list[SourceFile], mapping_path: Path, enabled: set[str], root: Path,
                  timeout: float = 300, executable: str | os.PathLike | None = None) -> None:
-        self.files = list(files)
+        super().__init__(files, root, timeout, executable)
         self.mapping_path = Path(mapping_path)
         self.enabled = set(enabled)
-        self.root = Path(root)
-        self.timeout = float(timeout)
-        self.executable = str(executable) if executable is not None else None
-        #: the tool's raw JSON reports, one per process (kept for recording test data)
-        self.reports: list[dict] = []
-        self._result: EngineRun | None = None
-        self._workdir: Path | None = None
-        self._started = 0.0
-        self._busy = 0.0
-        self._argv: list[str] = []
-        self._pending: list[list[str]] = []
-        self._current: Process | None = None
-        self._failed: dict[str, str] = {}
-        self._by_rel = {f.relpath: f for f in self.files}
+        self._env = dict(os.environ, PYTHONIOENCODING="utf-8")
 
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._busy = 0.0
-        try:
-            self._prepare()
-        except MappingError as exc:
-            self._finish(not_run(NAME, f"mapping cannot be used: {exc}"))
-        except Exception as exc:  # never let engine trouble escape
-            self._finish(not_run(NAME, f"could not be started: {type(exc).__name__}: {exc}"))
+    def _start_problem(self, exc: Exception) -> str:
+        if isinstance(exc, MappingError):
+            return f"mapping cannot be used: {exc}"
+        return super()._start_problem(exc)
 
     def _prepare(self) -> None:
         tests = enabled_tests(self.mapping_path, self.enabled)
@@ -177,41 +160,11 @@ class BanditRun:
             return
         self._launch(self._pending.pop(0))
 
-    def _launch(self, batch: list[str]) -> None:
-        assert self._workdir is not None
-        env = dict(os.environ, PYTHONIOENCODING="utf-8")
-        self._current = Process(self._argv + batch, cwd=self.root, env=env, workdir=self._workdir)
-        self._current.start()
-
-    def _finish(self, run: EngineRun) -> None:
-        status = run.status
-        # The processes' own running time (the engine collects them only after its own work).
-        seconds = round(self._busy, 3)
-        run.status = EngineStatus(status.name, status.ran, status.detail, len(self.files), seconds)
-        self._result = run
-        remove_workdir(self._workdir)
-        self._workdir = None
-
-    def wait(self) -> EngineRun:
-        if self._result is None and self._current is None:
-            self.start()
-        try:
-            if self._result is None:
-                self._collect()
-        except Exception as exc:  # never let engine trouble escape
-            if self._current is not None:
-                self._current.kill()
-            self._finish(not_run(NAME, f"failed: {type(exc).__name__}: {exc}"))
-        assert self._result is not None
-        return self._result
-
     def _collect(self) -> None:
         deadline = self._started + self.timeout
         merged = EngineRun(EngineStatus(NAME, True), failed_files=dict(self._failed))
         while self._current is not None:
-            outcome = self._current.wait(deadline)
-            self._busy += outcome.seconds
-            self._current = None
+            outcome = self._next(deadline)
             if outcome.problem == "timed out":
                 self._finish(not_run(NAME, f"timed out after {self.timeout:g} s"))
                 return

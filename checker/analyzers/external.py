@@ -19,9 +19,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from checker.model import EngineStatus, Finding
+from checker.source import SourceFile
 
 #: Bytes of the command line (arguments and environment) we allow ourselves; Linux allows
 #: at least 2 MiB in total and 128 KiB per argument. Beyond it, targets go in batches.
@@ -183,3 +184,89 @@ def exit_reason(name: str, returncode: int | None, stderr: str) -> str:
         reason = f"{name} exited with status {returncode}"
     detail = last_line(stderr)
     return f"{reason}: {detail}" if detail else reason
+
+
+class ExternalRun:
+    """The life cycle both external engines share. :meth:`start` prepares the command and
+    launches its first process, then returns at once, so the tool runs while the checker's
+    own analysis works; :meth:`wait` collects every batch of targets. Neither raises for
+    trouble with the tool: it becomes an :class:`EngineStatus` that says why it did not run.
+
+    Subclasses implement :meth:`_prepare` (build ``_argv``/``_env``, fill ``_pending`` with
+    batches of targets, then ``_launch`` the first) and :meth:`_collect`.
+    """
+
+    NAME: ClassVar[str]
+
+    def __init__(self, files: list[SourceFile], root: Path, timeout: float = 300,
+                 executable: str | os.PathLike | None = None) -> None:
+        self.files = list(files)
+        self.root = Path(root)
+        self.timeout = float(timeout)
+        self.executable = str(executable) if executable is not None else None
+        #: the tool's raw JSON reports, one per process (kept for recording test data)
+        self.reports: list[dict] = []
+        self._result: EngineRun | None = None
+        self._workdir: Path | None = None
+        self._started = 0.0
+        self._busy = 0.0
+        self._argv: list[str] = []
+        self._env: dict[str, str] = dict(os.environ)
+        self._pending: list[list[str]] = []
+        self._current: Process | None = None
+        self._current_batch: list[str] = []
+        self._failed: dict[str, str] = {}
+        self._by_rel = {f.relpath: f for f in self.files}
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._busy = 0.0
+        try:
+            self._prepare()
+        except Exception as exc:  # never let engine trouble escape
+            self._finish(not_run(self.NAME, self._start_problem(exc)))
+
+    def _start_problem(self, exc: Exception) -> str:
+        return f"could not be started: {type(exc).__name__}: {exc}"
+
+    def _prepare(self) -> None:  # pragma: no cover - implemented by each engine
+        raise NotImplementedError
+
+    def _collect(self) -> None:  # pragma: no cover - implemented by each engine
+        raise NotImplementedError
+
+    def _launch(self, batch: list[str]) -> None:
+        assert self._workdir is not None
+        self._current_batch = batch
+        self._current = Process(self._argv + batch, cwd=Path(os.path.realpath(self.root)), env=self._env,
+                                workdir=self._workdir)
+        self._current.start()
+
+    def _next(self, deadline: float) -> Outcome:
+        """Wait for the running process; its own running time is added to the total."""
+        assert self._current is not None
+        outcome = self._current.wait(deadline)
+        self._busy += outcome.seconds
+        self._current = None
+        return outcome
+
+    def _finish(self, run: EngineRun) -> None:
+        status = run.status
+        # The processes' own running time (the engine collects them only after its own work).
+        run.status = EngineStatus(status.name, status.ran, status.detail, len(self.files), round(self._busy, 3))
+        self._result = run
+        remove_workdir(self._workdir)
+        self._workdir = None
+
+    def wait(self) -> EngineRun:
+        if self._result is None and self._current is None:
+            self.start()
+        try:
+            if self._result is None:
+                self._collect()
+        except Exception as exc:  # never let engine trouble escape
+            if self._current is not None:
+                self._current.kill()
+            self._finish(not_run(self.NAME, f"failed: {type(exc).__name__}: {exc}"))
+        assert self._result is not None
+        return self._result

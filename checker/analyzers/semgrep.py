@@ -36,8 +36,7 @@ import yaml
 
 from checker.analyzers import make_finding
 from checker.analyzers.external import (
-    EngineRun, Process, batches, exit_reason, find_executable, last_line, make_workdir, not_run,
-    remove_workdir,
+    EngineRun, ExternalRun, batches, exit_reason, find_executable, last_line, make_workdir, not_run,
 )
 from checker.model import Confidence, EngineStatus, Finding, Severity, Span
 from checker.redact import redact
@@ -237,40 +236,18 @@ def find_semgrep() -> str | None:
     return find_executable(NAME)
 
 
-class SemgrepRun:
+class SemgrepRun(ExternalRun):
     """One semgrep process over all its targets: :meth:`start` returns at once, the
     process runs while the checker's own analysis works, :meth:`wait` collects it."""
 
+    NAME = NAME
+
     def __init__(self, files: list[SourceFile], rule_dir: Path, enabled: set[str], root: Path,
                  timeout: float = 300, executable: str | os.PathLike | None = None) -> None:
-        self.files = list(files)
+        super().__init__(files, root, timeout, executable)
         self.rule_dir = Path(rule_dir)
         self.enabled = set(enabled)
-        self.root = Path(root)
-        self.timeout = float(timeout)
-        self.executable = str(executable) if executable is not None else None
-        #: the tool's raw JSON reports, one per process (kept for recording test data)
-        self.reports: list[dict] = []
-        self._result: EngineRun | None = None
-        self._workdir: Path | None = None
-        self._started = 0.0
-        self._busy = 0.0
-        self._argv: list[str] = []
-        self._env: dict[str, str] = {}
-        self._pending: list[list[str]] = []
-        self._current: Process | None = None
-        self._current_batch: list[str] = []
         self._arg_to_rel: dict[str, str] = {}
-        self._failed: dict[str, str] = {}
-        self._by_rel = {f.relpath: f for f in self.files}
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._busy = 0.0
-        try:
-            self._prepare()
-        except Exception as exc:  # never let engine trouble escape
-            self._finish(not_run(NAME, f"could not be started: {type(exc).__name__}: {exc}"))
 
     def _prepare(self) -> None:
         rules, problems = load_rules(self.rule_dir)
@@ -320,44 +297,13 @@ class SemgrepRun:
             out.append(arg)
         return out
 
-    def _launch(self, batch: list[str]) -> None:
-        assert self._workdir is not None
-        self._current_batch = batch
-        self._current = Process(self._argv + batch, cwd=Path(os.path.realpath(self.root)), env=self._env,
-                                workdir=self._workdir)
-        self._current.start()
-
-    def _finish(self, run: EngineRun) -> None:
-        status = run.status
-        # The processes' own running time (the engine collects them only after its own work).
-        seconds = round(self._busy, 3)
-        run.status = EngineStatus(status.name, status.ran, status.detail, len(self.files), seconds)
-        self._result = run
-        remove_workdir(self._workdir)
-        self._workdir = None
-
-    def wait(self) -> EngineRun:
-        if self._result is None and self._current is None:
-            self.start()
-        try:
-            if self._result is None:
-                self._collect()
-        except Exception as exc:  # never let engine trouble escape
-            if self._current is not None:
-                self._current.kill()
-            self._finish(not_run(NAME, f"failed: {type(exc).__name__}: {exc}"))
-        assert self._result is not None
-        return self._result
-
     def _collect(self) -> None:
         deadline = self._started + self.timeout
         merged = EngineRun(EngineStatus(NAME, True), failed_files=dict(self._failed))
         version = ""
         retries = 0
         while self._current is not None:
-            outcome = self._current.wait(deadline)
-            self._busy += outcome.seconds
-            self._current = None
+            outcome = self._next(deadline)
             if outcome.problem == "timed out":
                 self._finish(not_run(NAME, f"timed out after {self.timeout:g} s"))
                 return

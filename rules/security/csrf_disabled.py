@@ -7,7 +7,7 @@ import libcst as cst
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
 from rules._shared.deps import is_dev_config_path, is_dev_name
-from rules._shared.web import arg, current_handler, string_value
+from rules._shared.web import current_handler, string_value
 
 CSRF_EXEMPT = frozenset({"django.views.decorators.csrf.csrf_exempt"})
 CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"

@@ -7,7 +7,7 @@ import libcst as cst
 from checker.model import Confidence, Example, Location, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
 from rules._shared.deps import depends_on
-from rules._shared.web import arg, current_handler, string_value
+from rules._shared.web import current_handler, string_value
 
 # Server-side rate limiting libraries: import roots, and distribution names.
 LIMITER_MODULES = ("flask_limiter", "slowapi", "django_ratelimit", "ratelimit.decorators", "ratelimit.core",

@@ -331,8 +331,6 @@ def _tested(func: cst.FunctionDef, name: str) -> bool:
 
     class _V(cst.CSTVisitor):
         def _look(self, test: cst.BaseExpression) -> None:
-            nonlocal found
-
             class _Inner(cst.CSTVisitor):
                 def visit_Comparison(self, node: cst.Comparison) -> None:
                     nonlocal found
