@@ -21,6 +21,35 @@ class RenderOptions:
     verbose: bool = False
 
 
+@dataclass(frozen=True)
+class DiffScores:
+    """The whole project's score at the diff base and now (diff mode), for reporters."""
+
+    base: str
+    merge_base: str  # short commit id, or empty
+    before: float
+    after: float
+    grade_before: str
+    grade_after: str
+
+    @property
+    def change(self) -> float:
+        return self.after - self.before
+
+
+def diff_scores(report) -> DiffScores | None:
+    """The diff-mode scores a report carries, or None when diff mode did not run."""
+    info = (report.extra or {}).get("diff")
+    if not isinstance(info, dict):
+        return None
+    try:
+        before, after = float(info["score_before"]), float(info["score_after"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return DiffScores(str(info.get("base", "")), str(info.get("merge_base", ""))[:7], before, after,
+                      str(info.get("grade_before", "")), str(info.get("grade_after", "")))
+
+
 @lru_cache(maxsize=None)
 def formats() -> dict[str, ModuleType]:
     found: dict[str, ModuleType] = {}

@@ -19,6 +19,7 @@ from html import escape
 
 from checker.model import Finding, Report, Section, Severity, Status
 from checker.redact import redact
+from checker.reporters import diff_scores
 from checker.reporters._html import SCRIPT, STYLE
 
 NAME = "html"
@@ -147,21 +148,15 @@ def severity_bars(report: Report) -> str:
 
 
 def diff_block(report: Report) -> str:
-    info = (report.extra or {}).get("diff")
-    if not isinstance(info, dict):
+    d = diff_scores(report)
+    if d is None:
         return ""
-    try:
-        before, after = float(info["score_before"]), float(info["score_after"])
-    except (KeyError, TypeError, ValueError):
-        return ""
-    delta = after - before
-    trend = "up" if delta > 0.05 else ("down" if delta < -0.05 else "same")
-    sha = str(info.get("merge_base", ""))[:7]
-    where = e(info.get("base", "")) + (f" (<code>{e(sha)}</code>)" if sha else "")
-    return (f'<p class="diff">Whole project: score at {where} {before:.1f} '
-            f'({e(info.get("grade_before", ""))}) \u2192 now {after:.1f} '
-            f'({e(info.get("grade_after", ""))}), <span class="{trend}">{delta:+.1f}</span>. '
-            f'Findings below are only those on lines changed since {e(info.get("base", ""))}.</p>')
+    trend = "up" if d.change > 0.05 else ("down" if d.change < -0.05 else "same")
+    where = e(d.base) + (f" (<code>{e(d.merge_base)}</code>)" if d.merge_base else "")
+    return (f'<p class="diff">Whole project: score at {where} {d.before:.1f} '
+            f'({e(d.grade_before)}) \u2192 now {d.after:.1f} '
+            f'({e(d.grade_after)}), <span class="{trend}">{d.change:+.1f}</span>. '
+            f'Findings below are only those on lines changed since {e(d.base)}.</p>')
 
 
 # ----------------------------------------------------------------------------- sections

@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from checker.model import Finding, Report, Section, Status
 from checker.redact import redact
+from checker.reporters import diff_scores
 
 NAME = "markdown"
 EXTENSION = ".md"
@@ -95,21 +96,15 @@ def _score(value: float) -> str:
 def diff_line(report: Report) -> str:
     """The whole project's score at the diff base and now, when diff mode ran (the
     report's own score then covers the changed lines only)."""
-    info = (report.extra or {}).get("diff")
-    if not isinstance(info, dict):
+    d = diff_scores(report)
+    if d is None:
         return ""
-    try:
-        before, after = float(info["score_before"]), float(info["score_after"])
-    except (KeyError, TypeError, ValueError):
-        return ""
-    delta = after - before
-    sign = "+" if delta > 0 else ("\u00b1" if abs(delta) < 0.05 else "")
-    base = inline(str(info.get("base", "")))
-    sha = str(info.get("merge_base", ""))[:7]
-    where = f"{base} ({code(sha)})" if sha else base
-    return (f"Whole project: score at {where} **{_score(before)}** "
-            f"({inline(info.get('grade_before', ''))}) \u2192 now **{_score(after)}** "
-            f"({inline(info.get('grade_after', ''))}), **{sign}{delta:.1f}**. "
+    sign = "+" if d.change > 0 else ("\u00b1" if abs(d.change) < 0.05 else "")
+    base = inline(d.base)
+    where = f"{base} ({code(d.merge_base)})" if d.merge_base else base
+    return (f"Whole project: score at {where} **{_score(d.before)}** "
+            f"({inline(d.grade_before)}) \u2192 now **{_score(d.after)}** "
+            f"({inline(d.grade_after)}), **{sign}{d.change:.1f}**. "
             f"Findings below are only those on lines changed since {base}.")
 
 
