@@ -25,6 +25,7 @@ import yaml
 from checker.analyzers import make_finding
 from checker.analyzers.external import (
     EngineRun, ExternalRun, batches, exit_reason, find_executable, last_line, make_workdir, not_run,
+    tool_relpath,
 )
 from checker.model import Confidence, EngineStatus, Finding, Severity, Span
 from checker.source import SourceFile, Unreadable
@@ -205,26 +206,12 @@ def parse_bandit_output(data: dict, root: Path, files: dict[str, SourceFile], en
             raise ValueError("parse_bandit_output needs mapping or mapping_path")
         mapping = load_mapping(mapping_path)
     run = EngineRun(EngineStatus(NAME, True))
-    real_root = os.path.realpath(root)
-
-    def relpath_of(name: str) -> str | None:
-        if os.path.isabs(name):
-            for base in (str(root), real_root):
-                rel = os.path.relpath(name, base)
-                if not rel.startswith(".."):
-                    name = rel
-                    break
-            else:
-                return None
-        rel = Path(os.path.normpath(name)).as_posix()
-        return rel if rel in files else None
-
     seen: set[tuple] = set()
     for result in data.get("results") or []:
         entry = mapping.get(str(result.get("test_id", "")))
         if entry is None or entry.slug not in enabled:
             continue
-        rel = relpath_of(str(result.get("filename", "")))
+        rel = tool_relpath(str(result.get("filename", "")), root, files)
         if rel is None:
             continue
         try:
@@ -250,7 +237,7 @@ def parse_bandit_output(data: dict, root: Path, files: dict[str, SourceFile], en
             lines=lines, engine=NAME,
         ))
     for error in data.get("errors") or []:
-        rel = relpath_of(str(error.get("filename", "")))
+        rel = tool_relpath(str(error.get("filename", "")), root, files)
         if rel is not None:
             run.failed_files.setdefault(rel, str(error.get("reason") or "bandit could not analyse it"))
     for found in run.findings.values():

@@ -155,6 +155,24 @@ def _read(path: Path) -> str:
         return ""
 
 
+def tool_relpath(path: str, root: Path, files: Mapping[str, Any], known: Mapping[str, str] | None = None) -> str | None:
+    """The scanned file a tool's reported path stands for (relative to ``root``, through
+    the real root too, or via the arguments the tool was given), or None."""
+    for candidate in (path, os.path.normpath(path)):
+        if known and candidate in known:
+            return known[candidate]
+    if os.path.isabs(path):
+        for base in (str(root), os.path.realpath(root)):
+            rel = os.path.relpath(path, base)
+            if not rel.startswith(".."):
+                path = rel
+                break
+        else:
+            return None
+    rel = Path(os.path.normpath(path)).as_posix()
+    return rel if rel in files else None
+
+
 def make_workdir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 

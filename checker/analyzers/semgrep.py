@@ -37,6 +37,7 @@ import yaml
 from checker.analyzers import make_finding
 from checker.analyzers.external import (
     EngineRun, ExternalRun, batches, exit_reason, find_executable, last_line, make_workdir, not_run,
+    tool_relpath,
 )
 from checker.model import Confidence, EngineStatus, Finding, Severity, Span
 from checker.redact import redact
@@ -379,26 +380,9 @@ def parse_semgrep_output(data: dict, root: Path, files: dict[str, SourceFile], e
 def _parse(data: dict, root: Path, files: Mapping[str, SourceFile], enabled: set[str],
            arg_to_rel: Mapping[str, str]) -> EngineRun:
     run = EngineRun(EngineStatus(NAME, True, f"semgrep {data.get('version')}" if data.get("version") else ""))
-    real_root = os.path.realpath(root)
-
-    def relpath_of(path: str) -> str | None:
-        for candidate in (path, os.path.normpath(path)):
-            if candidate in arg_to_rel:
-                return arg_to_rel[candidate]
-        if os.path.isabs(path):
-            for base in (str(root), real_root):
-                rel = os.path.relpath(path, base)
-                if not rel.startswith(".."):
-                    path = rel
-                    break
-            else:
-                return None
-        rel = Path(os.path.normpath(path)).as_posix()
-        return rel if rel in files else None
-
     seen: set[tuple] = set()
     for result in data.get("results") or []:
-        rel = relpath_of(str(result.get("path", "")))
+        rel = tool_relpath(str(result.get("path", "")), root, files, arg_to_rel)
         if rel is None:
             continue
         extra = result.get("extra") or {}
@@ -434,12 +418,12 @@ def _parse(data: dict, root: Path, files: Mapping[str, SourceFile], enabled: set
         path = error.get("path")
         if not path:
             continue
-        rel = relpath_of(str(path))
+        rel = tool_relpath(str(path), root, files, arg_to_rel)
         if rel is not None:
             run.failed_files.setdefault(rel, _error_reason(error))
     scanned = (data.get("paths") or {}).get("scanned")
     if isinstance(scanned, list):
-        done = {relpath_of(str(p)) for p in scanned}
+        done = {tool_relpath(str(p), root, files, arg_to_rel) for p in scanned}
         for rel in files:
             if rel not in done and rel not in run.failed_files:
                 run.failed_files[rel] = "semgrep did not scan it"
