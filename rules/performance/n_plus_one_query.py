@@ -29,10 +29,14 @@ MANAGER_METHODS = FROM_PREFETCH | REQUERY | REL_WRITES
 NON_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
 NO_SQL = frozenset({"raise", "raise_on_sql", "noload"})
 ALWAYS_QUERY = frozenset({"dynamic", "write_only"})
+COMPUTED = (cst.Call, cst.FormattedString, cst.BinaryOperation, cst.Subscript)
 DDL_CONSTRUCT = re.compile(r"^(?:Create|Drop)(?:Table|Schema|Index|Sequence|Constraint)$|^(?:DDL|AddConstraint|DropConstraint)$")
 DDL_TEXT = re.compile(r"\s*(?:create|drop|alter|truncate|grant|revoke|vacuum|analyze|reindex|comment\s+on|set\s)\b", re.I)
 # Calls that never reach the database, or re-read one object on purpose.
-NO_ROUND_TRIP = frozenset({"none", "refresh_from_db", "arefresh_from_db"})
+# Calls left out on purpose: no query (``none``), a deliberate reload, and the content-type
+# manager's lookups, which Django answers from an in-process cache after the first call.
+NO_ROUND_TRIP = frozenset({"none", "refresh_from_db", "arefresh_from_db", "get_for_model", "get_for_models",
+                           "get_for_id"})
 SUBQUERY_WRAPPERS = frozenset({"Subquery", "Exists", "Prefetch", "ArraySubquery", "OuterRef"})
 COMP_NODES = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 # Calls that already send many rows at once: one per batch is the fix, not the problem.
@@ -383,9 +387,10 @@ class NPlusOneQuery(ProjectRule):
             if is_chain_receiver(self.ctx):
                 return
             kind = "instance" if found.op == WRITE and found.instance else "write" if found.op == WRITE else "read"
-            if found.method not in BATCH_METHODS and frame.func is not None:
+            if found.method not in BATCH_METHODS and found.method not in NO_ROUND_TRIP and frame.func is not None:
                 frame.queries += 1
-                self.record({"t": "fq", "fid": frame.fid, "desc": found.description, "kind": kind}, node)
+                self.record({"t": "fq", "fid": frame.fid, "desc": found.description, "kind": kind,
+                             "stmt": self._statement_param(node, found, frame)}, node)
             if found.method in BATCH_METHODS or found.method in NO_ROUND_TRIP or self._per_connection(node, frame) \
                     or self._statement_list(node, found) \
                     or self._leaves_loop() or self._subquery(node, frame) or self._memoised() or self._one_iteration():
@@ -407,11 +412,14 @@ class NPlusOneQuery(ProjectRule):
         if frame.func is not None and callee[0] == frame.func.name.value:
             return  # recursion, not a loop calling a helper
         args = [a.value.value if isinstance(a.value, cst.Name) and a.keyword is None else None for a in node.args]
+        # Positional arguments computed per call (a call, an f-string, an operation, a
+        # starred expansion): a statement runner fed one builds a new statement each time.
+        computed = [a.keyword is None and (bool(a.star) or isinstance(a.value, COMPUTED)) for a in node.args]
         if [callee[0], callee[1]] not in frame.calls:
             frame.calls.append([callee[0], callee[1]])
         if loops:
             self.record({"t": "call", "loops": loops, "name": callee[0], "self": callee[1], "cls": frame.cls,
-                         "args": args, "row_vars": self._row_vars()}, node)
+                         "args": args, "computed": computed, "row_vars": self._row_vars()}, node)
 
     def _subquery(self, node: cst.Call, frame: _Frame) -> bool:
         """A queryset used inside another query (``Subquery``, ``Exists``, ``pk__in=...``,
@@ -443,6 +451,16 @@ class NPlusOneQuery(ProjectRule):
                 return True
         text = string_value(first)
         return bool(text and DDL_TEXT.match(text))
+
+    def _statement_param(self, node: cst.Call, found, frame: _Frame) -> int | None:
+        """The index of the parameter a statement runner executes as its SQL text
+        (``def execute(self, sql, params): cursor.execute(sql, params)``), else None."""
+        if found.api not in ("dbapi", "sqlalchemy", "asyncpg", "databases") or not node.args:
+            return None
+        first = node.args[0].value
+        if isinstance(first, cst.Name) and first.value in frame.params and first.value not in ("self", "cls"):
+            return frame.params.index(first.value)
+        return None
 
     def _one_iteration(self) -> bool:
         """``if key == "itemvars": ...`` inside ``for key in fields``: the branch runs for one iteration."""
@@ -797,6 +815,25 @@ class _FileCheck:
                     return found
         return None
 
+    def _runs_statement_list(self, call: Fact, fn: Fact) -> bool:
+        """``for sql in statements: self.execute(sql)``: the helper runs the SQL text it is
+        given, and the loop hands it a different statement each time (a loop variable, or
+        one built per iteration, as schema editors do); a constant statement still counts."""
+        queries = self.func_queries.get(fn.data["fid"], [])
+        if not queries:
+            return False
+        offset = 1 if call.data["self"] else 0
+        row_vars = call.data.get("row_vars", {})
+        args, computed = call.data["args"], call.data.get("computed", [])
+        for q in queries:
+            index = q.data.get("stmt")
+            if index is None or not 0 <= index - offset < len(args):
+                return False
+            position = index - offset
+            if args[position] not in row_vars and not (position < len(computed) and computed[position]):
+                return False
+        return True
+
     def _helper_call(self, call: Fact, seen: set) -> None:
         fn = self._helper(call.data["cls"], call.data["name"], call.data["self"])
         if fn is None:
@@ -805,6 +842,8 @@ class _FileCheck:
         if loop is None:
             return
         shown = f"{'self.' if call.data['self'] else ''}{call.data['name']}()"
+        if self._runs_statement_list(call, fn):
+            return
         found = self._helper_query(fn, set())
         if found is not None:
             line, desc = found
