@@ -10,14 +10,16 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 import checker
-from checker.config import Config, ConfigError
 from checker.model import Report, Severity
 from checker.reporters import RenderOptions, formats, render
+
+if TYPE_CHECKING:  # the engine (and libcst) load only for the commands that scan
+    from checker.config import Config
 
 EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
 
@@ -81,6 +83,7 @@ def _parse_outputs(primary: str, output: Optional[List[str]]) -> tuple[Path | No
 
 def _load(paths: list[Path], config_path: Optional[Path]) -> tuple[Path, Config]:
     from checker.api import load_config, project_root
+    from checker.config import ConfigError
 
     root = project_root(paths)
     if config_path is not None and not config_path.is_file():
