@@ -8,10 +8,9 @@ from checker.model import Confidence, Example, Section, Severity
 from checker.rule import ProjectContext, ProjectRule
 from checker.syntax import walk
 from rules._shared.layers import module_name
+from rules._shared.logs import is_log_call
 from rules._shared.web import changes_data, current_handler
 
-LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "msg",
-                         "success", "notice", "bind"})
 AUDIT_CALL = re.compile(r"(?i)audit|log_action|log_event|record_event|track_event|add_history|create_log|"
                         r"write_log|activity")
 # Libraries that record changes of models by themselves.
@@ -26,14 +25,11 @@ GENERIC_NAMES = frozenset({"get", "post", "put", "patch", "delete", "create", "u
 
 
 def _is_log_call(ctx, node: cst.Call) -> bool:
-    name = ctx.resolve(node.func) or ""
-    parts = name.replace("()", "").split(".")
-    last = parts[-1]
-    if parts[0] in ("logging", "structlog", "loguru", "logbook") and (last in LOG_METHODS or len(parts) > 1):
+    """A logging call, or a call to something named for auditing (``audit.record(...)``)."""
+    if is_log_call(ctx, node):
         return True
-    if last in LOG_METHODS and len(parts) > 1 and any("log" in p.lower() for p in parts[:-1]):
-        return True
-    return bool(AUDIT_CALL.search(last)) or any(AUDIT_CALL.search(p) for p in parts[:-1])
+    parts = (ctx.resolve(node.func) or "").replace("()", "").split(".")
+    return any(AUDIT_CALL.search(p) for p in parts)
 
 
 def _only_raises(func: cst.FunctionDef) -> bool:

@@ -4,12 +4,10 @@ import libcst as cst
 
 from checker.model import Confidence, Example, Section, Severity
 from checker.rule import FileRule
+from rules._shared.logs import LOGGING_ROOTS, is_log_call
 from rules._shared.secrets import name_words, secret_kind
 from rules._shared.web import string_value
 
-LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log",
-                         "msg", "trace", "success", "bind"})
-LOGGING_ROOTS = ("logging", "structlog", "loguru", "logbook", "eliot")
 # Sensitive nouns beyond secrets: payment and identity data, authorisation headers.
 SENSITIVE_WORDS = {
     ("card", "number"): "a card number", ("cardnumber",): "a card number", ("credit", "card"): "a card number",
@@ -123,16 +121,7 @@ class SensitiveDataLogged(FileRule):
         func = node.func
         if isinstance(func, cst.Name):
             return func.value == "print" and self.ctx.resolve(func) == "print"
-        if not isinstance(func, cst.Attribute) or func.attr.value not in LOG_METHODS:
-            return False
-        name = self.ctx.resolve(func) or ""
-        if name.startswith(LOGGING_ROOTS):
-            return True
-        if self.ctx.code_of(func.value) in self._loggers():
-            return True
-        owner = name.rsplit(".", 1)[0].lower() if "." in name else ""
-        last = owner.rsplit(".", 1)[-1].replace("()", "")
-        return "log" in last and not last.endswith(("catalog", "blog", "dialog", "changelog", "backlog"))
+        return is_log_call(self.ctx, node, self._loggers())
 
     def _loggers(self) -> set[str]:
         """Names and attributes this file assigned a logger to so far
