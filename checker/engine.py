@@ -148,6 +148,9 @@ def run(discovered: Discovered, config: Config, registry: Registry, opts: ScanOp
     analysed = [f for f in discovered.files if f.language in ANALYZED]
     digests: dict[str, str] = {}
     for f in analysed:
+        if not cache.enabled:
+            digests[f.relpath] = ""  # no cache to key: each file is read once, by its analyzer
+            continue
         try:
             digests[f.relpath] = f.digest
         except Unreadable as exc:
